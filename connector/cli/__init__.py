@@ -1,0 +1,31 @@
+"""The `connector` command line: typer commands, rich output, exit codes 0 ok / 1 failure / 2 usage or config."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from connector.cli import daemon_cmds, orders_cmds, status_cmds
+from connector.cli.common import CliExit, fail
+from connector.errors import ConfigError
+
+app = typer.Typer(
+    name="connector",
+    help="Order sync connector: platform orders in, split over locations, fulfilled and written back.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+daemon_cmds.register(app)
+status_cmds.register(app)
+app.add_typer(orders_cmds.app, name="orders")
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:
+        fail(f"config error: {exc}", code=2)
+    except CliExit as exc:
+        sys.exit(exc.code)

@@ -1,0 +1,63 @@
+"""`connector run`, `connector db upgrade`, `connector sandbox` and `connector demo`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from connector import logs
+from connector.cli.common import ConfigOption, console, fail, open_config
+from connector.errors import DaemonLocked
+from connector.storage.db import current_revision, make_engine, upgrade
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.add_typer(db_app, name="db")
+    db_app.command("upgrade")(db_upgrade)
+    from connector.cli import sandbox_cmds
+
+    app.command()(sandbox_cmds.sandbox)
+    app.command()(sandbox_cmds.demo)
+
+
+def run(
+    config: ConfigOption = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the daemon: webhooks, polls, write-backs, API and dashboard, until SIGTERM or Ctrl-C."""
+    from connector.daemon import Daemon
+    from connector.runtime import Runtime
+
+    cfg = open_config(config)
+    logs.configure(level=log_level, secrets=logs.registered_secrets())
+    runtime = Runtime.open(cfg)
+    try:
+        code = Daemon(runtime).run()
+    except DaemonLocked as exc:
+        fail(str(exc), code=1)
+    finally:
+        runtime.close()
+    raise SystemExit(code)
+
+
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply the database migrations (the daemon also does this at start)."""
+    cfg = open_config(config)
+    engine = make_engine(cfg.daemon.database_url)
+    try:
+        upgrade(engine)
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    console.print(f"database at revision {revision}: {_shown(cfg.daemon.database_url)}", highlight=False)
+
+
+def _shown(url: str) -> str:
+    """The database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

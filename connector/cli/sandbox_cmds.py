@@ -1,0 +1,78 @@
+"""`connector sandbox` (the four platform sandboxes in the foreground) and `connector demo`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from contextlib import ExitStack
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from connector.model import Platform
+
+
+class PlatformChoice(StrEnum):
+    SHOPIFY = "shopify"
+    WOOCOMMERCE = "woocommerce"
+    BIGCOMMERCE = "bigcommerce"
+    LIGHTSPEED = "lightspeed"
+    ALL = "all"
+
+
+class RateLimitChoice(StrEnum):
+    REALISTIC = "realistic"
+    OFF = "off"
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+
+
+def sandbox(
+    platform: Annotated[PlatformChoice, typer.Option(help="Which platform to serve, or all four.")] = PlatformChoice.ALL,
+    port: Annotated[int, typer.Option(help="First port (all: N..N+3); 0 picks free ports.")] = 8700,
+    seed: Annotated[int, typer.Option(help="Seed for the catalogue and historical orders.")] = 1,
+    orders: Annotated[int, typer.Option(help="Historical orders to create at start.")] = 0,
+    locations: Annotated[str, typer.Option(help="Comma-separated location names.")] = "amsterdam,utrecht,rotterdam",
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Subscribe this URL to the order topics; {platform} is replaced.")
+    ] = None,
+    rate_limit: Annotated[RateLimitChoice, typer.Option(help="Realistic platform rate limits, or off.")] = (
+        RateLimitChoice.REALISTIC
+    ),
+) -> None:
+    """Run platform sandboxes in the foreground; prints one JSON line per platform when ready."""
+    from connector.sandbox import SANDBOXES
+    from connector.sandbox.runner import serve
+
+    chosen = list(Platform) if platform is PlatformChoice.ALL else [Platform(platform.value)]
+    names = tuple(n.strip() for n in locations.split(",") if n.strip())
+    with ExitStack() as stack:
+        for offset, which in enumerate(chosen):
+            box = SANDBOXES[which](locations=names, seed=seed)
+            box.rate_limit = rate_limit.value
+            stack.enter_context(serve(box, port=port + offset if port else 0))
+            if orders:
+                box.seed_orders(seed, orders)
+            if webhook_url:
+                box.subscribe_defaults(webhook_url.replace("{platform}", which.value))
+            sys.stdout.write(json.dumps(box.describe()) + "\n")
+            sys.stdout.flush()
+        _wait_for_signal()
+
+
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line when everything is up.")] = False,
+) -> None:
+    """Run the four sandboxes with a trickle of new orders and the daemon against them (Ctrl-C stops all)."""
+    from connector.demo import run_demo
+
+    raise SystemExit(run_demo(as_json=as_json))

@@ -1,0 +1,161 @@
+"""The daemon: one process with the HTTP server, the APScheduler scheduler and a monitor.
+
+Concurrency model: threads. uvicorn serves in its own thread; APScheduler's thread pool runs the background jobs
+(polls, inbox and outbox work, lease renewal); the main thread waits on a stop event and watches both. The
+platform SDKs are synchronous, so nothing here is async except uvicorn's own loop.
+
+* SIGTERM / SIGINT set the stop event: the server stops taking requests, the scheduler finishes the jobs that are
+  running (no new ones start), and the process exits 0.
+* A background job that raises an exception nobody handled is a dead loop: the monitor stops everything and the
+  process exits 1, instead of hanging on with half its work silently gone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+import structlog
+import uvicorn
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from connector.runtime import Runtime
+from connector.storage.db import DatabaseLock, upgrade
+from connector.storage.leases import renew_lease
+from connector.storage.stores import sync_stores
+from connector.web.app import create_app
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A background loop: `func` runs every `interval`; an exception escaping it ends the daemon."""
+
+    id: str
+    func: Callable[[], Any]
+    interval: timedelta
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:
+        """Signals belong to the daemon's main thread, which stops the server itself."""
+
+
+class Daemon:
+    def __init__(
+        self, runtime: Runtime, *, extra_jobs: tuple[Job, ...] = (), on_started: Callable[[], None] | None = None
+    ) -> None:
+        self.runtime = runtime
+        self._on_started = on_started
+        self.identity = f"{socket.gethostname()}:{os.getpid()}"
+        self._stop = threading.Event()
+        self._failure: str | None = None
+        self._extra_jobs = extra_jobs
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+        )
+        self.server: _Server | None = None
+
+    # --- jobs ---------------------------------------------------------------------------------------------------
+    def jobs(self) -> list[Job]:
+        """The background loops, rebuilt from the configuration at every start (never from a job store)."""
+        ttl = self.runtime.config.daemon.lease_ttl
+        return [Job("daemon-lease", self._renew_lease, ttl / 3), *self._extra_jobs]
+
+    def _renew_lease(self) -> None:
+        with self.runtime.sessions.begin() as session:
+            renew_lease(session, f"daemon:{self.identity}", self.identity, self.runtime.config.daemon.lease_ttl)
+
+    def _on_job_error(self, event: JobExecutionEvent) -> None:
+        self._failure = f"background job {event.job_id} died: {event.exception!r}"
+        log.error("background_job_died", job=event.job_id, error=repr(event.exception), traceback=event.traceback)
+        self._stop.set()
+
+    # --- lifecycle ----------------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("shutdown_requested", signal=signal.Signals(signum).name)
+        self._stop.set()
+
+    def run(self) -> int:
+        """Run until stopped; 0 after a clean stop, 1 when a background loop or the server died."""
+        config = self.runtime.config
+        with DatabaseLock(config.daemon.database_url):
+            upgrade(self.runtime.engine)
+            with self.runtime.sessions.begin() as session:
+                sync_stores(session, [(s.name, s.platform.value) for s in config.stores])
+            self._install_signals()
+            self._start_scheduler()
+            thread = self._start_server()
+            if self._wait_serving(thread):
+                log.info("daemon_started", listen=config.daemon.listen, stores=[s.name for s in config.stores])
+                if self._on_started:
+                    self._on_started()
+            self._monitor(thread)
+            self._shutdown(thread)
+        if self._failure:
+            log.error("daemon_stopped", reason=self._failure)
+            return 1
+        log.info("daemon_stopped", reason="signal")
+        return 0
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+
+    def _start_scheduler(self) -> None:
+        self.scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
+        now = datetime.now(UTC)
+        for job in self.jobs():
+            self.scheduler.add_job(
+                job.func, "interval", seconds=job.interval.total_seconds(), id=job.id, next_run_time=now
+            )
+        self.scheduler.start()
+        self.runtime.scheduler_running = True
+
+    def _start_server(self) -> threading.Thread:
+        daemon = self.runtime.config.daemon
+        config = uvicorn.Config(
+            create_app(self.runtime),
+            host=daemon.host,
+            port=daemon.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+        self.server = _Server(config)
+        thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+        thread.start()
+        return thread
+
+    def _wait_serving(self, server_thread: threading.Thread) -> bool:
+        """Wait until uvicorn listens (or gave up, which the monitor then reports)."""
+        while self.server is not None and not self.server.started:
+            if not server_thread.is_alive() or self._stop.wait(0.02):
+                return False
+        return True
+
+    def _monitor(self, server_thread: threading.Thread) -> None:
+        while not self._stop.wait(0.2):
+            if not server_thread.is_alive():
+                self._failure = f"the HTTP server stopped (could it bind {self.runtime.config.daemon.listen}?)"
+                return
+
+    def _shutdown(self, server_thread: threading.Thread) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+        self.scheduler.shutdown(wait=True)
+        self.runtime.scheduler_running = False
+        server_thread.join(timeout=15)

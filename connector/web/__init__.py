@@ -1,0 +1,1 @@
+"""The HTTP side of the daemon: webhooks, the JSON API, health, metrics and the dashboard."""
