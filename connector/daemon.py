@@ -95,9 +95,12 @@ class Daemon:
             upgrade(self.runtime.engine)
             with self.runtime.sessions.begin() as session:
                 sync_stores(session, [(s.name, s.platform.value) for s in config.stores])
+            sock = self._bind()
+            if sock is None:
+                return 1
             self._install_signals()
             self._start_scheduler()
-            thread = self._start_server()
+            thread = self._start_server(sock)
             if self._wait_serving(thread):
                 log.info("daemon_started", listen=config.daemon.listen, stores=[s.name for s in config.stores])
                 if self._on_started:
@@ -125,18 +128,36 @@ class Daemon:
         self.scheduler.start()
         self.runtime.scheduler_running = True
 
-    def _start_server(self) -> threading.Thread:
+    def _bind(self) -> socket.socket | None:
+        """Bind the listening socket here, so a taken port is reported plainly before anything starts."""
         daemon = self.runtime.config.daemon
+        sock = socket.socket(socket.AF_INET6 if ":" in daemon.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((daemon.host.strip("[]"), daemon.port))
+        except OSError as exc:
+            sock.close()
+            self._failure = f"cannot listen on {daemon.listen}: {exc.strerror}"
+            log.error("daemon_stopped", reason=self._failure)
+            return None
+        return sock
+
+    def _serve(self, sock: socket.socket) -> None:
+        assert self.server is not None
+        try:
+            self.server.run(sockets=[sock])
+        finally:
+            sock.close()
+
+    def _start_server(self, sock: socket.socket) -> threading.Thread:
         config = uvicorn.Config(
             create_app(self.runtime),
-            host=daemon.host,
-            port=daemon.port,
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=10,
         )
         self.server = _Server(config)
-        thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+        thread = threading.Thread(target=self._serve, args=(sock,), name="http", daemon=True)
         thread.start()
         return thread
 
@@ -150,7 +171,7 @@ class Daemon:
     def _monitor(self, server_thread: threading.Thread) -> None:
         while not self._stop.wait(0.2):
             if not server_thread.is_alive():
-                self._failure = f"the HTTP server stopped (could it bind {self.runtime.config.daemon.listen}?)"
+                self._failure = "the HTTP server stopped unexpectedly"
                 return
 
     def _shutdown(self, server_thread: threading.Thread) -> None:

@@ -80,5 +80,6 @@ def configure(*, json: bool | None = None, level: str = "info", secrets: Iterabl
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("alembic", "uvicorn.access", "httpx", "httpcore", "apscheduler.executors.default", "apscheduler.scheduler"):
+    quiet = ("alembic", "uvicorn.access", "httpx", "httpcore", "apscheduler.executors.default", "apscheduler.scheduler")
+    for noisy in quiet:
         logging.getLogger(noisy).setLevel(logging.WARNING)

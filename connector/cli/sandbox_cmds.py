@@ -37,7 +37,7 @@ def _wait_for_signal() -> None:
 
 
 def sandbox(
-    platform: Annotated[PlatformChoice, typer.Option(help="Which platform to serve, or all four.")] = PlatformChoice.ALL,
+    platform: Annotated[PlatformChoice, typer.Option(help="One platform, or all four.")] = PlatformChoice.ALL,
     port: Annotated[int, typer.Option(help="First port (all: N..N+3); 0 picks free ports.")] = 8700,
     seed: Annotated[int, typer.Option(help="Seed for the catalogue and historical orders.")] = 1,
     orders: Annotated[int, typer.Option(help="Historical orders to create at start.")] = 0,
