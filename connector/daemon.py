@@ -18,6 +18,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -27,10 +28,11 @@ import uvicorn
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from connector.errors import FatalError, RetriableError
 from connector.runtime import Runtime
 from connector.storage.db import DatabaseLock, upgrade
-from connector.storage.leases import renew_lease
-from connector.storage.stores import sync_stores
+from connector.storage.leases import release_lease, renew_lease
+from connector.sync import StoreSync, process_inbox
 from connector.web.app import create_app
 
 log = structlog.get_logger(__name__)
@@ -64,16 +66,58 @@ class Daemon:
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )
         self.server: _Server | None = None
+        self.syncs = {s.name: StoreSync(runtime, s) for s in runtime.config.stores}
+        self.owned: set[str] = set()
+        self._inbox_lock = threading.Lock()
 
     # --- jobs ---------------------------------------------------------------------------------------------------
     def jobs(self) -> list[Job]:
         """The background loops, rebuilt from the configuration at every start (never from a job store)."""
-        ttl = self.runtime.config.daemon.lease_ttl
-        return [Job("daemon-lease", self._renew_lease, ttl / 3), *self._extra_jobs]
+        daemon = self.runtime.config.daemon
+        jobs = [
+            Job("leases", self._renew_leases, daemon.lease_ttl / 3),
+            Job("inbox", self._drain_inbox, daemon.inbox_interval),
+        ]
+        jobs += [
+            Job(f"poll:{s.name}", partial(self._poll, s.name), s.poll_interval) for s in self.runtime.config.stores
+        ]
+        return [*jobs, *self._extra_jobs]
 
-    def _renew_lease(self) -> None:
+    def _renew_leases(self) -> None:
+        """Hold the daemon's own lease and each store's (a store's platform traffic has one owner at a time)."""
+        ttl = self.runtime.config.daemon.lease_ttl
         with self.runtime.sessions.begin() as session:
-            renew_lease(session, f"daemon:{self.identity}", self.identity, self.runtime.config.daemon.lease_ttl)
+            renew_lease(session, f"daemon:{self.identity}", self.identity, ttl)
+            for name in self.syncs:
+                if renew_lease(session, f"store:{name}", self.identity, ttl):
+                    self.owned.add(name)
+                else:
+                    self.owned.discard(name)
+
+    def _owned_syncs(self) -> dict[str, StoreSync]:
+        return {name: sync for name, sync in self.syncs.items() if name in self.owned}
+
+    def _drain_inbox(self) -> None:
+        """Ingest webhook deliveries until none is pending (woken early by each delivery)."""
+        with self._inbox_lock:
+            while process_inbox(self._owned_syncs(), self.identity) and not self._stop.is_set():
+                pass
+
+    def _wake_inbox(self) -> None:
+        if self._inbox_lock.locked() or not self.scheduler.running:
+            return
+        job = self.scheduler.get_job("inbox")
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
+
+    def _poll(self, name: str) -> None:
+        """One poll of one store; platform trouble is recorded on the store, not fatal to the daemon."""
+        if name not in self.owned:
+            return
+        try:
+            self.syncs[name].poll()
+        except (RetriableError, FatalError) as exc:
+            log.warning("poll_deferred", store=name, error=str(exc))
 
     def _on_job_error(self, event: JobExecutionEvent) -> None:
         self._failure = f"background job {event.job_id} died: {event.exception!r}"
@@ -93,8 +137,8 @@ class Daemon:
         config = self.runtime.config
         with DatabaseLock(config.daemon.database_url):
             upgrade(self.runtime.engine)
-            with self.runtime.sessions.begin() as session:
-                sync_stores(session, [(s.name, s.platform.value) for s in config.stores])
+            self.runtime.sync_stores()
+            self._renew_leases()
             sock = self._bind()
             if sock is None:
                 return 1
@@ -151,7 +195,7 @@ class Daemon:
 
     def _start_server(self, sock: socket.socket) -> threading.Thread:
         config = uvicorn.Config(
-            create_app(self.runtime),
+            create_app(self.runtime, on_webhook=self._wake_inbox),
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=10,
@@ -179,4 +223,9 @@ class Daemon:
             self.server.should_exit = True
         self.scheduler.shutdown(wait=True)
         self.runtime.scheduler_running = False
+        for sync in self.syncs.values():
+            sync.close()
+        with self.runtime.sessions.begin() as session:
+            for name in self.owned:
+                release_lease(session, f"store:{name}", self.identity)
         server_thread.join(timeout=15)

@@ -21,11 +21,21 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     scheduler_running: bool = False
+    store_ids: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def open(cls, config: Config) -> Runtime:
         engine = make_engine(config.daemon.database_url)
         return cls(config=config, engine=engine, sessions=session_factory(engine))
+
+    def sync_stores(self) -> dict[str, int]:
+        """Make sure every configured store has its row; remember their ids."""
+        from connector.storage.stores import sync_stores
+
+        with self.sessions.begin() as session:
+            ids = sync_stores(session, [(s.name, s.platform.value) for s in self.config.stores])
+        self.store_ids = {s.name: ids[s.name] for s in self.config.stores}
+        return self.store_ids
 
     def close(self) -> None:
         self.engine.dispose()

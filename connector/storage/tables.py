@@ -105,6 +105,10 @@ class Order(Base):
     platform_updated_at: Mapped[datetime]
     payload_hash: Mapped[str]
     back_ordered: Mapped[bool] = mapped_column(default=False)
+    back_orders: Mapped[dict[str, Any] | None]  # {sku: units} that no location could cover
+    allocation: Mapped[dict[str, Any] | None]  # the last allocation decision: strategy, candidates, reason
+    stock_event: Mapped[int] = mapped_column(default=0)  # bumps with each stock event (idempotency keys)
+    hold_until: Mapped[datetime | None]  # reservations: when the hold expires
     conflict: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Response
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from connector import __version__
 from connector.runtime import Runtime
 from connector.storage.db import current_revision, head_revision
+from connector.webhooks import receive
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, *, on_webhook: Callable[[], None] | None = None) -> FastAPI:
+    """The daemon's HTTP app; `on_webhook` is called after each kept delivery (wakes the inbox worker)."""
     app = FastAPI(title="Order sync connector", version=__version__)
     app.state.runtime = runtime
+    stores = {s.name: s for s in runtime.config.stores}
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -32,6 +38,22 @@ def create_app(runtime: Runtime) -> FastAPI:
         }
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.post("/webhooks/{store}", include_in_schema=False)
+    async def webhook(store: str, request: Request) -> JSONResponse:
+        """Verify, keep, acknowledge; processing happens later from the inbox."""
+        body = await _capped_body(request, runtime.config.daemon.max_body_bytes)
+        if body is None:
+            runtime.metrics.webhooks_rejected.labels(store, "413").inc()
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        store_config = stores.get(store)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        receipt = await run_in_threadpool(
+            receive, runtime.sessions, runtime.metrics, store_config, runtime.store_ids.get(store), headers, body
+        )
+        if receipt.status == 200 and on_webhook is not None:
+            on_webhook()
+        return JSONResponse(receipt.body, status_code=receipt.status)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
@@ -54,3 +76,16 @@ def _schema_ok(runtime: Runtime) -> bool:
         return current_revision(runtime.engine) == head_revision()
     except SQLAlchemyError:
         return False
+
+
+async def _capped_body(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None when it is larger than `limit` (announced or actual)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks += chunk
+        if len(chunks) > limit:
+            return None
+    return bytes(chunks)

@@ -1,0 +1,204 @@
+"""The `Platform` protocol every platform client implements, and the HTTP mechanics they share.
+
+A platform module is an adapter: it talks HTTP (through its SDK or httpx), verifies webhooks, and hands raw
+payloads to `connector.mapping`; it never touches the database and knows no business rule.
+
+Shared mechanics, by composition:
+
+* `RateBudget` — one per store: every call waits for it first; it learns from the platform's rate-limit headers
+  (via the client's `observe`) and from 429s, so polls, backfills and write-backs of one store share one budget.
+* `call` — the only place that retries (tenacity): `RetriableError` (5xx, timeouts, 429) is retried with the
+  platform's `Retry-After` when it gave one, else exponential backoff with jitter, bounded in attempts and time;
+  every retry is logged. `classify_status` is the table that turns an HTTP status into what to do.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import structlog
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
+from tenacity.wait import wait_base, wait_random_exponential
+
+from connector.errors import FatalError, RateLimited, RetriableError, SkippableError
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """A verified webhook: what it is about, and the payload when the platform sent a full one."""
+
+    delivery_id: str  # unique per event for this store: a redelivery carries the same id
+    topic: str
+    external_id: str = ""
+    payload: Mapping[str, Any] | None = None  # None for thin payloads: fetch the order
+    updated_at: datetime | None = None  # the version the payload describes, when it says
+    ping: bool = False  # a platform's "is this URL alive" call: answer 200, keep nothing
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    """One page of raw order bundles, oldest change first when the platform can sort."""
+
+    orders: list[Mapping[str, Any]]
+    total: int | None = None  # how many orders the whole listing has, when the platform says
+
+
+class Platform(Protocol):
+    """What the connector needs from a platform. Payloads are raw; `connector.mapping` turns them into `Order`s."""
+
+    def iter_order_pages(self, since: datetime | None, until: datetime | None = None) -> Iterator[OrderPage]:
+        """Orders changed at or after `since` (all when None), page by page (streamed: never all in memory)."""
+        ...
+
+    def fetch_order(self, external_id: str) -> Mapping[str, Any] | None:
+        """The full raw bundle for one order, or None when the platform no longer has it."""
+        ...
+
+    def complete(self, delivery: WebhookDelivery) -> Mapping[str, Any] | None:
+        """The raw bundle for a verified webhook: its own payload when full enough, otherwise fetched."""
+        ...
+
+    def register_webhooks(self, address: str) -> list[str]:
+        """Subscribe `address` to the order topics; returns what was created (idempotent: existing ones kept)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# --- errors by HTTP status: the table that decides -----------------------------------------------------------------
+
+_STATUS_ACTIONS: dict[int, type[Exception]] = {
+    401: FatalError,
+    403: FatalError,
+    404: SkippableError,
+    408: RetriableError,
+    409: RetriableError,
+    422: SkippableError,
+    423: RetriableError,
+    429: RateLimited,
+}
+
+
+def classify_status(status: int, message: str, *, retry_after: float | None = None, **context: str) -> Exception:
+    """The exception for an HTTP error status: 5xx and 429 retriable, auth fatal, bad item skippable."""
+    if status >= 500:
+        return RetriableError(f"HTTP {status}: {message}", **context)
+    kind = _STATUS_ACTIONS.get(status, FatalError if 400 <= status < 500 else RetriableError)
+    if kind is RateLimited:
+        return RateLimited(f"HTTP 429: {message}", retry_after=retry_after, **context)
+    error: Exception = kind(f"HTTP {status}: {message}", **context)
+    return error
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+# --- the per-store budget ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RateBudget:
+    """A store's request budget: waits before each call so that the platform rarely has to say 429.
+
+    `min_interval` spaces calls evenly (the platform's sustained rate); `pause_until` is set from a 429's
+    Retry-After or from headers saying the window is spent. Thread-safe: polls and write-backs share it.
+    """
+
+    min_interval: float = 0.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    next_slot: float = 0.0
+    pause_until: float = 0.0
+    calls: int = 0
+    throttled: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self.clock()
+            start = max(now, self.next_slot, self.pause_until)
+            self.next_slot = start + self.min_interval
+            self.calls += 1
+        if start > now:
+            self.sleep(start - now)
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self.pause_until = max(self.pause_until, self.clock() + seconds)
+
+    def note_throttled(self, retry_after: float | None) -> None:
+        with self._lock:
+            self.throttled += 1
+        self.pause(retry_after if retry_after is not None else max(self.min_interval * 4, 1.0))
+
+    def used(self) -> dict[str, float]:
+        return {"calls": self.calls, "throttled": self.throttled, "min_interval_s": self.min_interval}
+
+
+class _WaitRetryAfter(wait_base):
+    """Honour the platform's Retry-After; otherwise exponential backoff with jitter."""
+
+    def __init__(self, fallback: wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            return float(error.retry_after)
+        return float(self.fallback(retry_state))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    max_delay: float = 120.0  # total seconds spent retrying one call
+    initial: float = 0.5
+    maximum: float = 30.0
+
+
+def call(budget: RateBudget, fn: Callable[[], T], *, policy: RetryPolicy = RetryPolicy(), what: str = "") -> T:
+    """Run one platform call under the store's budget, retrying retriable failures. The one retry loop."""
+
+    def attempt() -> T:
+        budget.acquire()
+        try:
+            return fn()
+        except RateLimited as exc:
+            budget.note_throttled(exc.retry_after)
+            raise
+
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "platform_call_retried",
+            what=what,
+            attempt=state.attempt_number,
+            wait_s=round(state.next_action.sleep if state.next_action else 0.0, 3),
+            error=str(error),
+        )
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(RetriableError),
+        wait=_WaitRetryAfter(wait_random_exponential(multiplier=policy.initial, max=policy.maximum)),
+        stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_delay),
+        before_sleep=before_sleep,
+        sleep=budget.sleep,
+        reraise=True,
+    )
+    return retrying(attempt)

@@ -1,0 +1,272 @@
+"""Inbound sync per store: the inbox worker (webhook deliveries) and the poller (incremental sync and backfill).
+
+Both end in `connector.ingest.ingest_order`. Errors are decided here, one boundary per unit of work:
+
+* `SkippableError` (a payload we cannot map, an order the platform no longer has) — the item goes to the
+  dead-letter list with its reason and raw body; the rest goes on.
+* `RetriableError` (platform outage, 429 after retries) — the delivery waits and is tried again; a poll keeps
+  its cursor where it was, so the next poll starts from there: delayed, never dropped.
+* `FatalError` (bad credentials) — recorded as the store's last error (status shows it unhealthy).
+
+Poll cursor: `(updated_at, external_id)` of the newest order of the page, advanced in the same transaction as
+the page's upserts, never beyond the poll's own start time (an order changing during the run is read again
+next time), and each poll re-reads an overlap window before the cursor (platform clocks and eventual
+consistency). Re-read orders that did not change cost nothing: ingest skips them by content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.config import StoreConfig
+from connector.errors import FatalError, RetriableError, SkippableError, SyncError
+from connector.ingest import Outcome, ingest_order, mark_deleted
+from connector.mapping import MappingContext, ReservationRule, map_order
+from connector.model import Order
+from connector.platforms import PLATFORMS, Platform, RateBudget, open_client
+from connector.runtime import Runtime
+from connector.storage import inbox
+from connector.storage import tables as t
+from connector.storage.types import InboxStatus
+
+log = structlog.get_logger(__name__)
+
+OVERLAP = timedelta(minutes=5)
+OutcomeHook = Callable[[Session, Outcome], None]
+
+
+@dataclass
+class PollResult:
+    pages: int = 0
+    seen: int = 0
+    stored: int = 0
+    dead: int = 0
+
+
+def mapping_context(store: StoreConfig, locations: Iterable[Any]) -> MappingContext:
+    ids = {
+        platform_id: loc.name
+        for loc in locations
+        for platform, platform_id in loc.platform_ids.items()
+        if platform == store.platform
+    }
+    rule = ReservationRule(frozenset(store.reservation.tags), frozenset(store.reservation.statuses))
+    return MappingContext(store=store.name, reservation=rule, currency=store.currency, locations=ids)
+
+
+class StoreSync:
+    """Everything inbound for one store: its client (lazily opened), budget, mapping context."""
+
+    def __init__(self, runtime: Runtime, store: StoreConfig, client: Platform | None = None) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.budget: RateBudget = PLATFORMS[store.platform].budget()
+        self._client = client
+        self.context = mapping_context(store, runtime.config.locations)
+        self.on_outcome: list[OutcomeHook] = []
+        self._poll_lock = threading.Lock()
+
+    @property
+    def store_id(self) -> int:
+        return self.runtime.store_ids[self.store.name]
+
+    @property
+    def client(self) -> Platform:
+        if self._client is None:
+            self._client = open_client(self.store, self.budget)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def map(self, raw: Mapping[str, Any]) -> Order:
+        return map_order(self.store.platform, raw, self.context)
+
+    def _ingest(
+        self,
+        session: Session,
+        order: Order,
+        *,
+        source: str,
+        topic: str = "",
+        inbox_id: int | None = None,
+        existing: t.Order | None = None,
+    ) -> Outcome:
+        outcome = ingest_order(
+            session, self.store_id, order, source=source, topic=topic, inbox_id=inbox_id, existing=existing
+        )
+        for hook in self.on_outcome:
+            hook(session, outcome)
+        if outcome.stored:
+            self.runtime.metrics.orders_ingested.labels(self.store.name, source).inc()
+        return outcome
+
+    # --- inbox -------------------------------------------------------------------------------------------------
+    def process_delivery(self, item_id: int) -> None:
+        """Ingest one claimed webhook delivery (its own transaction)."""
+        with self.runtime.sessions() as session:
+            row = session.get(t.InboxItem, item_id)
+            if row is None:
+                return
+            headers, body, topic = dict(row.headers), bytes(row.body), row.topic
+        module = PLATFORMS[self.store.platform]
+        try:
+            delivery = module.parse_webhook(headers, body)
+            if delivery.deleted:
+                with self.runtime.sessions.begin() as session:
+                    mark_deleted(session, self.store_id, delivery.external_id, source=f"webhook {topic}")
+                    inbox.finish(session, item_id)
+                return
+            raw = self.client.complete(delivery)
+            if raw is None:
+                raise SkippableError(f"order {delivery.external_id} no longer exists on {self.store.platform.value}")
+            order = self.map(raw)
+            with self.runtime.sessions.begin() as session:
+                self._ingest(session, order, source="webhook", topic=topic, inbox_id=item_id)
+                inbox.finish(session, item_id, external_id=order.external_id)
+        except SyncError as exc:
+            self._delivery_failed(item_id, exc)
+
+    def _delivery_failed(self, item_id: int, exc: SyncError) -> None:
+        with self.runtime.sessions.begin() as session:
+            if isinstance(exc, SkippableError):
+                inbox.dead_letter(session, item_id, str(exc))
+                self.runtime.metrics.dead_letters.labels(self.store.name).inc()
+                log.warning("delivery_dead_lettered", store=self.store.name, inbox_id=item_id, reason=str(exc))
+                return
+            row = session.get(t.InboxItem, item_id)
+            attempts = row.attempts if row else 1
+            delay = min(600.0, 5.0 * 2 ** min(attempts, 7))
+            inbox.postpone(session, item_id, str(exc), delay)
+            log.warning("delivery_postponed", store=self.store.name, inbox_id=item_id, error=str(exc), wait_s=delay)
+            if isinstance(exc, FatalError):
+                self._record_error(session, str(exc))
+
+    # --- polling -----------------------------------------------------------------------------------------------
+    def poll(
+        self, *, since: datetime | None = None, progress: Callable[[int, int | None], None] | None = None
+    ) -> PollResult:
+        """One incremental poll (or a backfill from `since`): page by page, cursor advanced with each page."""
+        with self._poll_lock:
+            return self._poll(since, progress)
+
+    def _poll(self, since: datetime | None, progress: Callable[[int, int | None], None] | None) -> PollResult:
+        started = datetime.now(UTC)
+        result = PollResult()
+        cursor_start = self._begin_poll(started)
+        start = since if since is not None else (cursor_start - OVERLAP if cursor_start else None)
+        try:
+            for page in self.client.iter_order_pages(start):
+                self._ingest_page(page.orders, started, result)
+                result.pages += 1
+                if progress:
+                    progress(len(page.orders), page.total)
+        except (RetriableError, FatalError) as exc:
+            with self.runtime.sessions.begin() as session:
+                self._record_error(session, str(exc))
+            log.warning("poll_failed", store=self.store.name, error=str(exc), pages=result.pages)
+            raise
+        self._end_poll(started, result)
+        return result
+
+    def _cursor(self, session: Session) -> t.Cursor:
+        cursor = session.get(t.Cursor, (self.store_id, "orders"))
+        if cursor is None:
+            cursor = t.Cursor(store_id=self.store_id, stream="orders", orders_seen=0)
+            session.add(cursor)
+        return cursor
+
+    def _begin_poll(self, started: datetime) -> datetime | None:
+        with self.runtime.sessions.begin() as session:
+            cursor = self._cursor(session)
+            cursor.last_poll_started_at = started
+            return cursor.cursor_updated_at
+
+    def _end_poll(self, started: datetime, result: PollResult) -> None:
+        with self.runtime.sessions.begin() as session:
+            cursor = self._cursor(session)
+            now = datetime.now(UTC)
+            cursor.last_poll_finished_at = now
+            cursor.last_success_at = now
+            cursor.last_error = None
+        self.runtime.metrics.poll_lag.labels(self.store.name).set(0)
+        log.info("orders_polled", store=self.store.name, pages=result.pages, seen=result.seen, stored=result.stored)
+
+    def _record_error(self, session: Session, message: str) -> None:
+        cursor = self._cursor(session)
+        cursor.last_error = message
+        cursor.last_poll_finished_at = datetime.now(UTC)
+
+    def _ingest_page(self, raws: list[Mapping[str, Any]], started: datetime, result: PollResult) -> None:
+        mapped: list[tuple[Order | None, Mapping[str, Any], str]] = []
+        for raw in raws:
+            try:
+                mapped.append((self.map(raw), raw, ""))
+            except SkippableError as exc:
+                mapped.append((None, raw, str(exc)))
+        with self.runtime.sessions.begin() as session:
+            existing = self._existing(session, [o.external_id for o, _, _ in mapped if o is not None])
+            newest: tuple[datetime, str] | None = None
+            for order, raw, error in mapped:
+                result.seen += 1
+                if order is None:
+                    self._dead_poll_item(session, raw, error)
+                    result.dead += 1
+                    continue
+                outcome = self._ingest(session, order, source="poll", existing=existing.get(order.external_id))
+                result.stored += outcome.stored
+                key = (min(order.updated_at, started), order.external_id)
+                newest = key if newest is None or key > newest else newest
+            cursor = self._cursor(session)
+            cursor.orders_seen = (cursor.orders_seen or 0) + len(raws)
+            if newest and (cursor.cursor_updated_at is None or newest[0] >= cursor.cursor_updated_at):
+                cursor.cursor_updated_at, cursor.cursor_external_id = newest
+
+    def _existing(self, session: Session, external_ids: list[str]) -> dict[str, t.Order]:
+        if not external_ids:
+            return {}
+        rows = session.scalars(
+            select(t.Order).where(t.Order.store_id == self.store_id, t.Order.external_id.in_(external_ids))
+        )
+        return {row.external_id: row for row in rows}
+
+    def _dead_poll_item(self, session: Session, raw: Mapping[str, Any], reason: str) -> None:
+        external_id = str(raw.get("id", "")) if isinstance(raw, Mapping) else ""
+        body = json.dumps(raw, default=str).encode()
+        delivery_id = f"poll:{external_id}:{hashlib.sha256(body).hexdigest()[:16]}"
+        inbox.keep_delivery(
+            session, store_id=self.store_id, delivery_id=delivery_id, source="poll", topic="poll", headers={},
+            body=body, external_id=external_id, status=InboxStatus.DEAD, error=reason,
+        )  # fmt: skip
+        self.runtime.metrics.dead_letters.labels(self.store.name).inc()
+        log.warning("poll_item_dead_lettered", store=self.store.name, external_id=external_id, reason=reason)
+
+
+def process_inbox(syncs: Mapping[str, StoreSync], worker: str, limit: int = 100) -> int:
+    """Claim and ingest pending deliveries of the given stores; returns how many were handled."""
+    if not syncs:
+        return 0
+    by_id = {s.store_id: s for s in syncs.values()}
+    runtime = next(iter(syncs.values())).runtime
+    with runtime.sessions.begin() as session:
+        claimed = inbox.claim(session, list(by_id), worker, limit=limit)
+        owners = dict(
+            session.execute(select(t.InboxItem.id, t.InboxItem.store_id).where(t.InboxItem.id.in_(claimed))).all()
+        )
+    for item_id in claimed:
+        by_id[owners[item_id]].process_delivery(item_id)
+    return len(claimed)
+
+
+__all__ = ["OVERLAP", "PollResult", "StoreSync", "mapping_context", "process_inbox"]
