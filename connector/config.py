@@ -126,6 +126,34 @@ class ReservationConfig(_Strict):
     hold: Duration = timedelta(days=2)
 
 
+_EVENTS = ("packed_delivery", "packed_pickup", "shipped", "picked_up", "cancelled")
+
+
+class WritebackConfig(_Strict):
+    """Write-back beyond the default matrix (README "Write-back"); everything is off by default."""
+
+    ready_for_pickup: bool = False  # Shopify: mark pickup orders ready when packed (notifies the customer)
+    shipments: bool = False  # BigCommerce: create a shipment with tracking when a location ships
+    detailed_statuses: bool = False  # Lightspeed: processing_awaiting_shipment ... completed_picked_up
+    cancel: bool = False  # write local cancellations to the platform
+    notify: list[str] = Field(default_factory=list)  # events whose write notifies the customer
+    statuses: dict[str, str] = Field(default_factory=dict)  # event -> custom platform status
+
+    @field_validator("notify")
+    @classmethod
+    def _notify(cls, value: list[str]) -> list[str]:
+        for event in value:
+            if event not in _EVENTS:
+                raise ValueError(f"unknown event {event!r} (expected one of {', '.join(_EVENTS)})")
+        return value
+
+    @field_validator("statuses")
+    @classmethod
+    def _statuses(cls, value: dict[str, str]) -> dict[str, str]:
+        cls._notify(list(value))
+        return value
+
+
 class StoreConfig(_Strict):
     name: Annotated[str, Field(pattern=_NAME.pattern)]
     platform: Platform
@@ -137,7 +165,7 @@ class StoreConfig(_Strict):
     currency: str = "EUR"
     api_version: str = "2024-07"
     reservation: ReservationConfig = Field(default_factory=ReservationConfig)
-    writeback: dict[str, Any] = Field(default_factory=dict)
+    writeback: WritebackConfig = Field(default_factory=WritebackConfig)
 
     @field_validator("allocation")
     @classmethod

@@ -18,8 +18,8 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -29,7 +29,9 @@ from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from connector.errors import FatalError, RetriableError
+from connector.outbox import drain
 from connector.runtime import Runtime
+from connector.stocking import Stocker
 from connector.storage.db import DatabaseLock, upgrade
 from connector.storage.leases import release_lease, renew_lease
 from connector.sync import StoreSync, process_inbox
@@ -66,7 +68,10 @@ class Daemon:
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )
         self.server: _Server | None = None
+        self.stocker = Stocker(runtime.config)
         self.syncs = {s.name: StoreSync(runtime, s) for s in runtime.config.stores}
+        for sync in self.syncs.values():
+            sync.hooks.append(self.stocker)
         self.owned: set[str] = set()
         self._inbox_lock = threading.Lock()
 
@@ -104,11 +109,36 @@ class Daemon:
                 pass
 
     def _wake_inbox(self) -> None:
-        if self._inbox_lock.locked() or not self.scheduler.running:
+        if not self._inbox_lock.locked():
+            self._wake("inbox")
+
+    def _wake_outbox(self) -> None:
+        self._wake("outbox")
+
+    def _wake(self, job_id: str) -> None:
+        """Run a job now instead of at its next tick (a missed wake is caught by the tick)."""
+        if not self.scheduler.running:
             return
-        job = self.scheduler.get_job("inbox")
+        job = self.scheduler.get_job(job_id)
         if job is not None:
             job.modify(next_run_time=datetime.now(UTC))
+
+    def _drain_outbox(self) -> None:
+        """Apply due write-backs of the stores this replica owns (their clients share the stores' budgets)."""
+        owned = self._owned_syncs()
+        if not owned:
+            return
+        clients = {sync.store_id: sync.client for sync in owned.values()}
+        names = {sync.store_id: name for name, sync in owned.items()}
+        location_ids = {sync.store_id: sync.location_ids for sync in owned.values()}
+        drain(self.runtime.sessions, clients, location_ids, self.identity, self.runtime.metrics, names,
+              stop=self._stop.is_set)  # fmt: skip
+
+    def _expire_holds(self) -> None:
+        with self.runtime.sessions.begin() as session:
+            expired = self.stocker.expire_holds(session)
+        if expired:
+            log.info("reservations_expired", count=expired)
 
     def _poll(self, name: str) -> None:
         """One poll of one store; platform trouble is recorded on the store, not fatal to the daemon."""
@@ -177,6 +207,8 @@ class Daemon:
         daemon = self.runtime.config.daemon
         sock = socket.socket(socket.AF_INET6 if ":" in daemon.host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted sockets inherit this: without it, keep-alive answers wait ~40 ms for a delayed ACK (Nagle).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.bind((daemon.host.strip("[]"), daemon.port))
         except OSError as exc:
@@ -195,7 +227,7 @@ class Daemon:
 
     def _start_server(self, sock: socket.socket) -> threading.Thread:
         config = uvicorn.Config(
-            create_app(self.runtime, on_webhook=self._wake_inbox),
+            create_app(self.runtime, on_webhook=self._wake_inbox, on_action=self._wake_outbox),
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=10,

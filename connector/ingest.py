@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.model import Order, OrderStatus, order_json
+from connector.model import Order, OrderStatus, PaymentStatus, order_json
 from connector.storage import tables as t
 from connector.storage.orders import to_model
 
@@ -114,7 +114,8 @@ def diff(old: Order, new: Order) -> dict[str, Any]:
 def _fill(row: t.Order, order: Order, digest: str) -> None:
     row.number = order.number
     row.kind = order.kind.value
-    row.payment_status = order.payment_status.value
+    locally_paid = row.paid_amount is not None and row.paid_amount >= order.total.amount
+    row.payment_status = PaymentStatus.PAID.value if locally_paid else order.payment_status.value
     row.platform_status = order.platform_status
     row.currency = order.currency
     row.subtotal = order.subtotal.amount

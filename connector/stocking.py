@@ -93,7 +93,7 @@ class Stocker:
         store = self.stores.get(row.store.name)
         return Strategy(store.allocation) if store else Strategy.FEWEST_LOCATIONS
 
-    def _event(self, row: t.Order) -> int:
+    def next_event(self, row: t.Order) -> int:
         row.stock_event = (row.stock_event or 0) + 1
         return row.stock_event
 
@@ -111,7 +111,7 @@ class Stocker:
         if not demands:
             return
         result = self._allocate(session, row, demands)
-        event = self._event(row)
+        event = self.next_event(row)
         reserving = row.kind == OrderKind.RESERVATION.value
         moves = (reserve_movements if reserving else allocate_movements)(str(row.id), result, event)
         inventory.apply_movements(session, moves, row.id)
@@ -141,7 +141,7 @@ class Stocker:
         if not live:
             _set_back_orders(row, ())
             return
-        event = self._event(row)
+        event = self.next_event(row)
         parts = [_part(f) for f in live]
         reserving = row.kind == OrderKind.RESERVATION.value
         moves = (unreserve_movements if reserving else release_movements)(str(row.id), parts, event)
@@ -171,7 +171,7 @@ class Stocker:
         if frozen:
             _conflict(session, row, f"order edited on the platform after packing at {', '.join(frozen)}: not moved")
             return
-        event = self._event(row)
+        event = self.next_event(row)
         reserving = row.kind == OrderKind.RESERVATION.value
         if removed:
             cut = shrink([_part(f) for f in live], _back_orders(row), removed)
@@ -193,7 +193,7 @@ class Stocker:
     def confirm_reservation(self, session: Session, row: t.Order, actor: str) -> None:
         """The customer confirmed: the held stock becomes allocated; the order becomes a pickup."""
         live = [f for f in row.fulfilments if f.status in HOLDING]
-        event = self._event(row)
+        event = self.next_event(row)
         inventory.apply_movements(session, confirm_movements(str(row.id), [_part(f) for f in live], event), row.id)
         row.kind = OrderKind.PICKUP.value
         row.hold_until = None

@@ -22,14 +22,14 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.config import StoreConfig
-from connector.errors import FatalError, RetriableError, SkippableError, SyncError
+from connector.errors import FatalError, RetriableError, SkippableError, SyncError, WebhookRejected
 from connector.ingest import Outcome, ingest_order, mark_deleted
 from connector.mapping import MappingContext, ReservationRule, map_order
 from connector.model import Order
@@ -42,7 +42,14 @@ from connector.storage.types import InboxStatus
 log = structlog.get_logger(__name__)
 
 OVERLAP = timedelta(minutes=5)
-OutcomeHook = Callable[[Session, Outcome], None]
+
+
+class IngestHooks(Protocol):
+    """What reacts to ingest inside its transaction (stock and fulfilments: `connector.stocking.Stocker`)."""
+
+    def on_outcome(self, session: Session, outcome: Outcome) -> None: ...
+
+    def on_deleted(self, session: Session, order_id: int) -> None: ...
 
 
 @dataclass
@@ -73,7 +80,12 @@ class StoreSync:
         self.budget: RateBudget = PLATFORMS[store.platform].budget()
         self._client = client
         self.context = mapping_context(store, runtime.config.locations)
-        self.on_outcome: list[OutcomeHook] = []
+        self.location_ids = {  # our location name -> this platform's id for it
+            loc.name: loc.platform_ids[store.platform]
+            for loc in runtime.config.locations
+            if store.platform in loc.platform_ids
+        }
+        self.hooks: list[IngestHooks] = []
         self._poll_lock = threading.Lock()
 
     @property
@@ -106,8 +118,8 @@ class StoreSync:
         outcome = ingest_order(
             session, self.store_id, order, source=source, topic=topic, inbox_id=inbox_id, existing=existing
         )
-        for hook in self.on_outcome:
-            hook(session, outcome)
+        for hook in self.hooks:
+            hook.on_outcome(session, outcome)
         if outcome.stored:
             self.runtime.metrics.orders_ingested.labels(self.store.name, source).inc()
         return outcome
@@ -119,24 +131,35 @@ class StoreSync:
             row = session.get(t.InboxItem, item_id)
             if row is None:
                 return
-            headers, body, topic = dict(row.headers), bytes(row.body), row.topic
+            headers, body, topic, source = dict(row.headers), bytes(row.body), row.topic, row.source
         module = PLATFORMS[self.store.platform]
         try:
+            if source == "poll":  # a dead poll item put back by `inbox replay`: the body is the raw bundle
+                self._ingest_raw(item_id, json.loads(body), topic)
+                return
             delivery = module.parse_webhook(headers, body)
             if delivery.deleted:
                 with self.runtime.sessions.begin() as session:
-                    mark_deleted(session, self.store_id, delivery.external_id, source=f"webhook {topic}")
+                    order_id = mark_deleted(session, self.store_id, delivery.external_id, source=f"webhook {topic}")
+                    if order_id is not None:
+                        for hook in self.hooks:
+                            hook.on_deleted(session, order_id)
                     inbox.finish(session, item_id)
                 return
             raw = self.client.complete(delivery)
             if raw is None:
                 raise SkippableError(f"order {delivery.external_id} no longer exists on {self.store.platform.value}")
-            order = self.map(raw)
-            with self.runtime.sessions.begin() as session:
-                self._ingest(session, order, source="webhook", topic=topic, inbox_id=item_id)
-                inbox.finish(session, item_id, external_id=order.external_id)
+            self._ingest_raw(item_id, raw, topic, source="webhook")
         except SyncError as exc:
             self._delivery_failed(item_id, exc)
+        except (ValueError, WebhookRejected) as exc:  # a stored body that no longer parses
+            self._delivery_failed(item_id, SkippableError(f"unreadable delivery: {exc}", store=self.store.name))
+
+    def _ingest_raw(self, item_id: int, raw: Mapping[str, Any], topic: str, source: str = "replay") -> None:
+        order = self.map(raw)
+        with self.runtime.sessions.begin() as session:
+            self._ingest(session, order, source=source, topic=topic, inbox_id=item_id)
+            inbox.finish(session, item_id, external_id=order.external_id)
 
     def _delivery_failed(self, item_id: int, exc: SyncError) -> None:
         with self.runtime.sessions.begin() as session:

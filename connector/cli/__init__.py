@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from connector.cli import daemon_cmds, orders_cmds, status_cmds
+from connector.cli import daemon_cmds, orders_cmds, sandbox_cmds, status_cmds, stock_cmds, sync_cmds
 from connector.cli.common import CliExit, fail
 from connector.errors import ConfigError
 
@@ -18,8 +18,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 daemon_cmds.register(app)
+app.command()(sandbox_cmds.sandbox)
+app.command()(sandbox_cmds.demo)
 status_cmds.register(app)
+sync_cmds.register(app)
+stock_cmds.register(app)
 app.add_typer(orders_cmds.app, name="orders")
+app.add_typer(orders_cmds.outbox_app, name="outbox")
 
 
 def main() -> None:

@@ -18,10 +18,6 @@ def register(app: typer.Typer) -> None:
     app.command()(run)
     app.add_typer(db_app, name="db")
     db_app.command("upgrade")(db_upgrade)
-    from connector.cli import sandbox_cmds
-
-    app.command()(sandbox_cmds.sandbox)
-    app.command()(sandbox_cmds.demo)
 
 
 def run(

@@ -1,25 +1,33 @@
-"""`connector orders list|show`: the stored orders, as a table or as the order JSON of the public interface."""
+"""`connector orders …`: list, show (with the timeline), fulfilment actions, payments, notes; `outbox …`."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import getpass
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from connector.cli.common import ConfigOption, JsonOption, console, fail, open_config, print_json
-from connector.model import Order, order_json
+from connector.fulfilment import ActionRefused, Tracking
 from connector.runtime import Runtime
+from connector.service import NotFound, Service
 from connector.storage.db import upgrade
-from connector.storage.orders import find_order_row, list_orders, to_model
 
-app = typer.Typer(help="Orders: list, show.", no_args_is_help=True)
+app = typer.Typer(help="Orders: list, show, fulfil.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Write-backs to the platforms.", no_args_is_help=True)
+OrderArg = Annotated[str, typer.Argument(help="Order id, store:external_id, or display number (#1001).")]
+LocationOption = Annotated[str | None, typer.Option(help="Only this location's part of the order.")]
 
 
-def _runtime(config: ConfigOption) -> Runtime:
+def _service(config: ConfigOption) -> tuple[Runtime, Service]:
     runtime = Runtime.open(open_config(config))
     upgrade(runtime.engine)
-    return runtime
+    return runtime, Service(runtime)
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
 
 
 @app.command("list")
@@ -31,67 +39,200 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
 ) -> None:
     """List orders, newest first."""
-    runtime = _runtime(config)
+    runtime, service = _service(config)
     try:
-        with runtime.sessions() as session:
-            orders = list_orders(session, store=store, status=status, limit=limit)
+        orders = service.orders(store=store, status=status, limit=limit)
     finally:
         runtime.close()
     if as_json:
-        print_json([order_json(o) for o in orders])
+        print_json(orders)
         return
-    _table(orders)
-
-
-@app.command()
-def show(
-    order: Annotated[str, typer.Argument(help="Order id, store:external_id, or display number (#1001).")],
-    config: ConfigOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Show one order with its lines and fulfilments."""
-    runtime = _runtime(config)
-    try:
-        with runtime.sessions() as session:
-            row = find_order_row(session, order)
-            found = to_model(row) if row is not None else None
-    finally:
-        runtime.close()
-    if found is None:
-        fail(f"no order {order!r}", code=1)
-    if as_json:
-        print_json(order_json(found))
-        return
-    _detail(found)
-
-
-def _table(orders: list[Order]) -> None:
     table = Table(title=f"{len(orders)} orders")
     for column in ("id", "store", "number", "date", "kind", "status", "fulfilment", "payment", "total"):
         table.add_column(column)
     for o in orders:
-        table.add_row(
-            str(o.id),
-            o.store,
-            o.number,
-            o.created_at.strftime("%Y-%m-%d %H:%M"),
-            o.kind.value,
-            o.status.value,
-            o.fulfilment_status.value,
-            o.payment_status.value,
-            str(o.total),
-        )
+        table.add_row(str(o["id"]), o["store"], o["number"], o["created_at"][:16].replace("T", " "), o["kind"],
+                      o["status"], o["fulfilment_status"], o["payment_status"],
+                      f"{o['total']} {o['currency']}")  # fmt: skip
     console.print(table)
 
 
-def _detail(o: Order) -> None:
-    console.print(
-        f"[bold]{o.number}[/] ({o.store}, {o.platform.value} #{o.external_id}) — {o.kind.value}, "
-        f"{o.status.value}, payment {o.payment_status.value}, platform status {o.platform_status}"
-    )
-    console.print(f"customer: {o.customer.name} <{o.customer.email}>  total: {o.total}")
-    for line in o.lines:
-        console.print(f"  {line.quantity} x {line.sku} {line.name} @ {line.unit_price.amount} = {line.total.amount}")
-    for f in o.fulfilments:
-        items = ", ".join(f"{fl.quantity}x{fl.sku}" for fl in f.lines)
-        console.print(f"  fulfilment {f.id} at {f.location}: {f.status.value} [{items}]")
+@app.command()
+def show(
+    order: OrderArg,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Include each inbound event's raw payload.")] = False,
+) -> None:
+    """One order: lines, fulfilments per location, and its timeline (what came in, was decided, was written)."""
+    runtime, service = _service(config)
+    try:
+        detail = service.order(order, raw=raw)
+    except NotFound as exc:
+        fail(str(exc))
+    finally:
+        runtime.close()
+    if as_json:
+        print_json(detail)
+        return
+    render_order(detail, raw=raw)
+
+
+def render_order(o: dict[str, Any], *, raw: bool = False) -> None:
+    console.print(f"[bold]{o['number']}[/] ({o['store']}, {o['platform']} #{o['external_id']}) — {o['kind']}, "
+                  f"{o['status']}, fulfilment {o['fulfilment_status']}, payment {o['payment_status']}, "
+                  f"platform status {o['platform_status']}", highlight=False)  # fmt: skip
+    customer = o["customer"]
+    console.print(f"customer: {customer['name']} <{customer['email']}>   total: {o['total']} {o['currency']}",
+                  highlight=False)  # fmt: skip
+    if o.get("totals_difference"):
+        console.print(f"[yellow]totals differ from the platform's by {o['totals_difference']}[/]")
+    if o.get("conflict"):
+        console.print(f"[red]conflict:[/] {o['conflict']}", highlight=False)
+    for line in o["lines"]:
+        console.print(f"  {line['quantity']} x {line['sku']} {line['name']} @ {line['unit_price']} = {line['total']}",
+                      highlight=False)  # fmt: skip
+    for f in o["fulfilments"]:
+        items = ", ".join(f"{fl['quantity']}x{fl['sku']}" for fl in f["lines"])
+        tracking = f" tracking {f['tracking']['carrier']} {f['tracking']['number']}" if f["tracking"] else ""
+        console.print(f"  fulfilment {f['id']} at {f['location']}: {f['status']} [{items}]{tracking}", highlight=False)
+    if o.get("back_orders"):
+        console.print(f"  back-ordered: {o['back_orders']}", highlight=False)
+    console.print("[bold]timeline[/]")
+    for entry in o.get("timeline", []):
+        console.print(f"  {entry['at'][:19]}  {entry['kind']:<10} {entry['summary']}  [dim]({entry['actor']})[/]",
+                      highlight=False)  # fmt: skip
+        if raw and entry.get("raw"):
+            console.print(f"      {entry['raw']}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _act(order: str, config: ConfigOption, as_json: bool, run: Any) -> None:
+    runtime, service = _service(config)
+    try:
+        detail = run(service)
+    except (ActionRefused, NotFound) as exc:
+        fail(str(exc))
+    finally:
+        runtime.close()
+    if as_json:
+        print_json(detail)
+    else:
+        last = detail["timeline"][-1]["summary"] if detail["timeline"] else ""
+        console.print(f"{detail['number']}: {detail['status']} / {detail['fulfilment_status']} — {last}",
+                      highlight=False)  # fmt: skip
+
+
+def _fulfilment_command(action: str, doc: str) -> None:
+    def command(
+        order: OrderArg,
+        location: LocationOption = None,
+        notify: Annotated[bool, typer.Option("--notify", help="Ask the platform to tell the customer.")] = False,
+        config: ConfigOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        _act(order, config, as_json,
+             lambda s: s.act(order, action, actor=_actor(), location=location, notify=notify))  # fmt: skip
+
+    command.__doc__ = doc
+    app.command(action)(command)
+
+
+for _action, _doc in (
+    ("start", "Mark the order (or one location's part) in progress."),
+    ("pack", "Mark packed (a pickup order must be paid first)."),
+    ("pickup", "Mark a pickup order collected (it must be paid)."),
+    ("cancel", "Cancel the order's open parts here: stock goes back."),
+):
+    _fulfilment_command(_action, _doc)
+
+
+@app.command()
+def ship(
+    order: OrderArg,
+    location: LocationOption = None,
+    tracking: Annotated[str | None, typer.Option(help="Tracking number.")] = None,
+    carrier: Annotated[str, typer.Option(help="Carrier, e.g. PostNL, DHL, UPS.")] = "",
+    tracking_url: Annotated[str, typer.Option(help="Tracking link.")] = "",
+    notify: Annotated[bool, typer.Option("--notify", help="Ask the platform to tell the customer.")] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Mark shipped, with tracking (the order must be paid)."""
+    if carrier and not tracking:
+        fail("--carrier needs --tracking", code=2)
+    track = Tracking(tracking, carrier, tracking_url) if tracking else None
+    _act(order, config, as_json,
+         lambda s: s.act(order, "ship", actor=_actor(), location=location, tracking=track, notify=notify))  # fmt: skip
+
+
+@app.command()
+def pay(
+    order: OrderArg,
+    amount: Annotated[str, typer.Option(help="Amount paid, e.g. 24.95.")],
+    method: Annotated[str, typer.Option(help="cash, card, bank transfer…")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a payment (takes no money; keeps the systems equal)."""
+    _act(order, config, as_json, lambda s: s.pay(order, amount, method, actor=_actor()))
+
+
+@app.command()
+def note(
+    order: OrderArg,
+    text: Annotated[str, typer.Argument(help="The note (internal: never sent to the platform or the customer).")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add an internal note to the order's timeline."""
+    _act(order, config, as_json, lambda s: s.note(order, text, actor=_actor()))
+
+
+@app.command()
+def confirm(order: OrderArg, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Confirm a reservation: the held stock becomes allocated."""
+    _act(order, config, as_json, lambda s: s.confirm(order, actor=_actor()))
+
+
+@outbox_app.command("list")
+def outbox_list(
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    failed: Annotated[bool, typer.Option("--failed", help="Only write-backs that failed for good.")] = False,
+    store: Annotated[str | None, typer.Option(help="Only this store.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+) -> None:
+    """Write-backs to the platforms, newest first."""
+    runtime, service = _service(config)
+    try:
+        rows = service.outbox(failed=failed, store=store, limit=limit)
+    finally:
+        runtime.close()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} write-backs")
+    columns = ("id", "store", "order", "action", "target", "location", "status", "attempts", "last_error")
+    for column in columns:
+        table.add_column(column)
+    for r in rows:
+        table.add_row(*(str(r[c]) if r[c] is not None else "" for c in columns))
+    console.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    item_id: Annotated[int, typer.Argument(help="The write-back's id.")], config: ConfigOption = None
+) -> None:
+    """Queue a (failed) write-back again; the daemon applies it."""
+    runtime, service = _service(config)
+    try:
+        service.retry(item_id)
+    except NotFound as exc:
+        fail(str(exc))
+    finally:
+        runtime.close()
+    console.print(f"write-back {item_id} queued again")
+
+
+__all__ = ["app", "outbox_app", "render_order"]

@@ -52,6 +52,25 @@ class OrderPage:
     total: int | None = None  # how many orders the whole listing has, when the platform says
 
 
+@dataclass(frozen=True, slots=True)
+class PlatformWrite:
+    """One write-back (see `connector.mapping.statuses`): what to set on which order.
+
+    `lines` ({sku: quantity}) and `location` (our location name; `location_id` the platform's) say which part of a
+    split order a fulfilment-scope write concerns; `tracking` has `number`, `carrier`, `url`.
+    """
+
+    external_id: str
+    action: str
+    target: str
+    idempotency_key: str
+    notify: bool = False
+    location: str = ""
+    location_id: str = ""
+    lines: Mapping[str, int] = field(default_factory=dict)
+    tracking: Mapping[str, str] = field(default_factory=dict)
+
+
 class Platform(Protocol):
     """What the connector needs from a platform. Payloads are raw; `connector.mapping` turns them into `Order`s."""
 
@@ -65,6 +84,12 @@ class Platform(Protocol):
 
     def complete(self, delivery: WebhookDelivery) -> Mapping[str, Any] | None:
         """The raw bundle for a verified webhook: its own payload when full enough, otherwise fetched."""
+        ...
+
+    def apply_write(self, write: PlatformWrite) -> dict[str, Any]:
+        """Apply one write-back at most once in effect: where the platform has no idempotency key, read its
+        state first and answer `{"already": True, ...}` when the write is already there. Returns the platform's
+        answer (for the order's timeline); raises `SkippableError` when the platform cannot take it."""
         ...
 
     def register_webhooks(self, address: str) -> list[str]:

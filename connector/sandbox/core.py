@@ -266,18 +266,17 @@ class Sandbox(ABC):
             spec["pickup_location"] = rng.choice(self.locations)
         return spec
 
-    def seed_orders(self, seed: int, count: int) -> list[dict[str, Any]]:
-        """Create `count` historical orders, spread over the past days, firing no webhooks."""
+    def seed_orders(self, seed: int, count: int) -> int:
+        """Create `count` historical orders, spread over the past days, firing no webhooks; returns the count."""
         rng = random.Random(seed)
-        created = []
         start = self.now() - timedelta(days=30)
         step = timedelta(days=29) / max(count, 1)
         for n in range(count):
             spec = self.random_order_spec(rng)
             spec["created_at"] = start + step * n
             spec["historical"] = True
-            created.append(self.create_order(spec))
-        return created
+            self.create_order(spec)
+        return count
 
     # --- events ---------------------------------------------------------------------------------------------
     def emit(self, topic: str, body: Callable[[], bytes], event_id: str = "") -> None:
@@ -456,7 +455,7 @@ def _mount_control(app: FastAPI, sandbox: Sandbox) -> None:
         with sandbox.lock:
             sandbox.seed_catalogue(seed_value, int(body.get("skus", 24)))
         orders = sandbox.seed_orders(seed_value, int(body.get("orders", 0)))
-        return JSONResponse({"skus": len(sandbox.catalogue), "orders": len(orders)})
+        return JSONResponse({"skus": len(sandbox.catalogue), "orders": orders})
 
     @app.get(f"{CONTROL_PREFIX}/catalogue")
     def catalogue() -> dict[str, Any]:

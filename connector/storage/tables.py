@@ -109,6 +109,7 @@ class Order(Base):
     allocation: Mapped[dict[str, Any] | None]  # the last allocation decision: strategy, candidates, reason
     stock_event: Mapped[int] = mapped_column(default=0)  # bumps with each stock event (idempotency keys)
     hold_until: Mapped[datetime | None]  # reservations: when the hold expires
+    paid_amount: Mapped[Decimal | None]  # payments recorded here (`orders pay`); takes no money
     conflict: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

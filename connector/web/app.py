@@ -13,14 +13,27 @@ from starlette.concurrency import run_in_threadpool
 
 from connector import __version__
 from connector.runtime import Runtime
+from connector.service import Service
 from connector.storage.db import current_revision, head_revision
+from connector.web.api import build_api
 from connector.webhooks import receive
 
 
-def create_app(runtime: Runtime, *, on_webhook: Callable[[], None] | None = None) -> FastAPI:
-    """The daemon's HTTP app; `on_webhook` is called after each kept delivery (wakes the inbox worker)."""
-    app = FastAPI(title="Order sync connector", version=__version__)
+def create_app(
+    runtime: Runtime,
+    *,
+    on_webhook: Callable[[], None] | None = None,
+    on_action: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The daemon's HTTP app. `on_webhook` runs after each kept delivery (wakes the inbox worker), `on_action`
+    after each API or dashboard action (wakes the outbox worker)."""
+    app = FastAPI(
+        title="Order sync connector", version=__version__, openapi_url="/api/openapi.json", docs_url="/api/docs",
+        redoc_url=None,
+    )  # fmt: skip
     app.state.runtime = runtime
+    service = Service(runtime)
+    app.include_router(build_api(runtime, service, on_action))
     stores = {s.name: s for s in runtime.config.stores}
 
     @app.get("/healthz", include_in_schema=False)
@@ -48,6 +61,8 @@ def create_app(runtime: Runtime, *, on_webhook: Callable[[], None] | None = None
             return JSONResponse({"error": "body too large"}, status_code=413)
         store_config = stores.get(store)
         headers = {k.lower(): v for k, v in request.headers.items()}
+        if "topic" in request.query_params:  # platforms that send no topic header (Lightspeed) say it in the URL
+            headers["x-connector-topic"] = request.query_params["topic"]
         receipt = await run_in_threadpool(
             receive, runtime.sessions, runtime.metrics, store_config, runtime.store_ids.get(store), headers, body
         )

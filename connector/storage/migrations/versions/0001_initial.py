@@ -195,6 +195,7 @@ def _create_orders() -> None:
         sa.Column("allocation", sa.JSON(), nullable=True),
         _int("stock_event"),
         _utc("hold_until", nullable=True),
+        _decimal("paid_amount", nullable=True),
         sa.Column("conflict", sa.Text(), nullable=True),
         _utc("created_at"),
         _utc("updated_at"),

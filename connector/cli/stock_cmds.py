@@ -1,0 +1,146 @@
+"""`connector stock import|show` and `connector allocation simulate`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from connector import inventory
+from connector.allocation import LocationInfo, Strategy, allocate, merge_demands
+from connector.cli.common import ConfigOption, JsonOption, console, fail, open_config, print_json
+from connector.cli.timeutil import parse_since
+from connector.runtime import Runtime
+from connector.storage import tables as t
+from connector.storage.db import upgrade
+
+stock_app = typer.Typer(help="Stock per SKU and location.", no_args_is_help=True)
+allocation_app = typer.Typer(help="Allocation strategies.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(stock_app, name="stock")
+    app.add_typer(allocation_app, name="allocation")
+
+
+def _open(config: ConfigOption) -> Runtime:
+    runtime = Runtime.open(open_config(config))
+    upgrade(runtime.engine)
+    return runtime
+
+
+@stock_app.command("import")
+def stock_import(
+    file: Annotated[Path, typer.Argument(help="CSV with columns sku,location,on_hand (absolute counts).")],
+    config: ConfigOption = None,
+) -> None:
+    """Set on-hand counts from a POS export; allocations and reservations stay as they are."""
+    runtime = _open(config)
+    try:
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+            counts = inventory.parse_counts_csv(text, [loc.name for loc in runtime.config.locations])
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror}", code=2)
+        except inventory.CsvError as exc:
+            fail(f"{file}: {exc}", code=2)
+        with runtime.sessions.begin() as session:
+            moved = inventory.import_counts(session, counts)
+    finally:
+        runtime.close()
+    console.print(f"{len(counts)} counts read, {moved} levels changed")
+
+
+@stock_app.command("show")
+def stock_show(
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    sku: Annotated[str | None, typer.Option(help="Only this SKU.")] = None,
+    location: Annotated[str | None, typer.Option(help="Only this location.")] = None,
+) -> None:
+    """On hand, allocated, reserved and available per SKU and location."""
+    runtime = _open(config)
+    try:
+        with runtime.sessions() as session:
+            rows = inventory.stock_rows(session, sku=sku, location=location)
+    finally:
+        runtime.close()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Stock")
+    for column in ("sku", "location", "on_hand", "allocated", "reserved", "available"):
+        table.add_column(column, justify="right" if column not in {"sku", "location"} else "left")
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("sku", "location", "on_hand", "allocated", "reserved", "available")))
+    console.print(table)
+
+
+@allocation_app.command("simulate")
+def simulate(
+    since: Annotated[str, typer.Option(help="Replay orders created since (ISO-8601 or an age like 30d).")],
+    strategy: Annotated[Strategy, typer.Option(help="The strategy to try.")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Replay past orders under another strategy: how many splits and back-orders it would give (no writes).
+
+    Starts from today's on-hand stock and takes each order's units as it goes, in creation order, for the
+    configured strategy of each store and for the one given; the comparison is like for like.
+    """
+    try:
+        start = parse_since(since)
+    except ValueError as exc:
+        fail(f"--since: {exc}", code=2)
+    runtime = _open(config)
+    locations = [LocationInfo(loc.name, loc.priority, loc.pickup) for loc in runtime.config.locations]
+    try:
+        with runtime.sessions() as session:
+            orders = session.scalars(
+                select(t.Order).where(t.Order.platform_created_at >= start, t.Order.cancelled.is_(False))
+                .order_by(t.Order.platform_created_at, t.Order.id)
+            ).all()  # fmt: skip
+            stock = {k: v.on_hand for k, v in inventory.levels(session).items()}
+            current = {s.name: Strategy(s.allocation) for s in runtime.config.stores}
+            configured = _replay(orders, dict(stock), locations, lambda o: current.get(o.store.name))
+            tried = _replay(orders, dict(stock), locations, lambda _o: strategy)
+    finally:
+        runtime.close()
+    report = {"orders": len(orders), "since": start.isoformat(), "configured": configured, strategy.value: tried}
+    if as_json:
+        print_json(report)
+        return
+    table = Table(title=f"{len(orders)} orders since {start:%Y-%m-%d}")
+    for column in ("strategy", "split orders", "locations used", "back-ordered orders", "back-ordered units"):
+        table.add_column(column)
+    for name, r in (("configured", configured), (strategy.value, tried)):
+        table.add_row(name, str(r["split_orders"]), str(r["locations_used"]), str(r["back_ordered_orders"]),
+                      str(r["back_ordered_units"]))  # fmt: skip
+    console.print(table)
+
+
+def _replay(
+    orders: Sequence[t.Order],
+    stock: dict[tuple[str, str], int],
+    locations: list[LocationInfo],
+    choose: Callable[[t.Order], Strategy | None],
+) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for order in orders:
+        chosen = choose(order) or Strategy.FEWEST_LOCATIONS
+        pickup = order.pickup_location if order.kind == "pickup" and order.pickup_location in {
+            loc.name for loc in locations} else None  # fmt: skip
+        result = allocate(merge_demands(order.lines), stock, locations, chosen, pickup_location=pickup)
+        for part in result.parts:
+            for d in part.lines:
+                stock[(d.sku, part.location)] = stock.get((d.sku, part.location), 0) - d.quantity
+        counts["split_orders"] += len(result.parts) > 1
+        counts["locations_used"] += len(result.parts)
+        counts["back_ordered_orders"] += bool(result.back_orders)
+        counts["back_ordered_units"] += sum(d.quantity for d in result.back_orders)
+    return {k: counts[k] for k in ("split_orders", "locations_used", "back_ordered_orders", "back_ordered_units")}

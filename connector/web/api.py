@@ -1,0 +1,165 @@
+"""The JSON API under `/api/`: stores, orders and fulfilment actions, stock, inbox and outbox.
+
+Every route needs the admin token (`Authorization: Bearer …`), compared in constant time; without it the answer
+is 401. The OpenAPI document is at `/api/openapi.json` (and a browsable copy at `/api/docs`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from connector import inventory
+from connector.fulfilment import ActionRefused, Tracking
+from connector.runtime import Runtime
+from connector.service import NotFound as OrderNotFound
+from connector.service import Service
+from connector.status import store_status
+
+
+class ActionBody(BaseModel):
+    location: str | None = None
+    tracking: str | None = Field(default=None, description="Tracking number (ship).")
+    carrier: str = ""
+    tracking_url: str = ""
+    notify: bool = False
+
+
+class PaymentBody(BaseModel):
+    amount: str = Field(description="Decimal amount, e.g. '24.95'.")
+    method: str = Field(min_length=1, description="How it was paid: cash, card, bank transfer…")
+
+
+class NoteBody(BaseModel):
+    text: str = Field(min_length=1)
+
+
+class CountBody(BaseModel):
+    sku: str = Field(min_length=1)
+    location: str
+    on_hand: int = Field(ge=0)
+
+
+class StockBody(BaseModel):
+    counts: list[CountBody]
+    batch: str | None = Field(default=None, description="Idempotency key: the same batch applied twice moves nothing.")
+
+
+def bearer_guard(runtime: Runtime) -> Any:
+    expected = f"Bearer {runtime.config.daemon.admin_token}".encode()
+
+    def check(authorization: Annotated[str | None, Header()] = None) -> None:
+        if not authorization or not hmac.compare_digest(authorization.encode(), expected):
+            raise HTTPException(401, "a valid admin token is required (Authorization: Bearer …)",
+                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+    return check
+
+
+def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIRouter:
+    api = APIRouter(prefix="/api", dependencies=[Depends(bearer_guard(runtime))])
+    actor = "api"
+
+    def refused(exc: Exception) -> HTTPException:
+        return HTTPException(404 if isinstance(exc, OrderNotFound) else 409, str(exc))
+
+    async def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = await run_in_threadpool(fn, *args, **kwargs)
+        except (ActionRefused, OrderNotFound) as exc:
+            raise refused(exc) from None
+        if on_change is not None:
+            on_change()
+        return result
+
+    @api.get("/stores", summary="Per-store sync state")
+    async def stores() -> dict[str, Any]:
+        def read() -> list[dict[str, Any]]:
+            with runtime.sessions() as session:
+                return store_status(session, runtime.config)
+
+        return {"stores": await run_in_threadpool(read)}
+
+    @api.get("/orders", summary="Orders, newest first")
+    async def orders(store: str | None = None, status: str | None = None,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:  # fmt: skip
+        result: list[dict[str, Any]] = await run(service.orders, store=store, status=status, limit=limit)
+        return result
+
+    @api.get("/orders/{ref}", summary="One order with its fulfilments and timeline")
+    async def order(ref: str, raw: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = await run(service.order, ref, raw=raw)
+        return result
+
+    for action in ("start", "pack", "ship", "pickup", "cancel"):
+        api.add_api_route(f"/orders/{{ref}}/{action}", _action_route(service, action, run, actor), methods=["POST"],
+                          summary=f"Fulfilment: {action}")  # fmt: skip
+
+    @api.post("/orders/{ref}/pay", summary="Record a payment (takes no money)")
+    async def pay(ref: str, body: PaymentBody) -> dict[str, Any]:
+        result: dict[str, Any] = await run(service.pay, ref, body.amount, body.method, actor=actor)
+        return result
+
+    @api.post("/orders/{ref}/note", summary="Add an internal note (never sent to the platform or customer)")
+    async def note(ref: str, body: NoteBody) -> dict[str, Any]:
+        result: dict[str, Any] = await run(service.note, ref, body.text, actor=actor)
+        return result
+
+    @api.post("/orders/{ref}/confirm", summary="Confirm a reservation: the held stock becomes allocated")
+    async def confirm(ref: str) -> dict[str, Any]:
+        result: dict[str, Any] = await run(service.confirm, ref, actor=actor)
+        return result
+
+    @api.get("/stock", summary="Stock per SKU and location")
+    async def stock(sku: str | None = None, location: str | None = None) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await run(service.stock, sku=sku, location=location)
+        return result
+
+    @api.put("/stock", summary="Set absolute on-hand counts (a POS feed)")
+    async def put_stock(body: StockBody) -> dict[str, Any]:
+        counts = [inventory.Count(c.sku, c.location, c.on_hand) for c in body.counts]
+        moved = await run(service.set_stock, counts, body.batch)
+        return {"counts": len(counts), "changed": moved}
+
+    @api.get("/inbox", summary="Received deliveries and dead letters")
+    async def inbox(dead: bool = False, store: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:  # fmt: skip
+        result: list[dict[str, Any]] = await run(service.inbox, dead=dead, store=store, limit=limit)
+        return result
+
+    @api.post("/inbox/{item_id}/replay", summary="Queue a delivery again")
+    async def replay(item_id: int) -> dict[str, Any]:
+        await run(service.replay, item_id)
+        return {"queued": item_id}
+
+    @api.get("/outbox", summary="Write-backs to the platforms")
+    async def outbox(failed: bool = False, store: str | None = None,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:  # fmt: skip
+        result: list[dict[str, Any]] = await run(service.outbox, failed=failed, store=store, limit=limit)
+        return result
+
+    @api.post("/outbox/{item_id}/retry", summary="Try a failed write-back again")
+    async def retry(item_id: int) -> dict[str, Any]:
+        await run(service.retry, item_id)
+        return {"queued": item_id}
+
+    return api
+
+
+def _action_route(service: Service, action: str, run: Any, actor: str) -> Any:
+    async def route(ref: str, body: ActionBody | None = None) -> dict[str, Any]:
+        body = body or ActionBody()
+        if action == "ship" and not body.tracking and body.carrier:
+            raise HTTPException(422, "a carrier was given without a tracking number")
+        tracking = Tracking(body.tracking, body.carrier, body.tracking_url) if body.tracking else None
+        result: dict[str, Any] = await run(
+            service.act, ref, action, actor=actor, location=body.location, tracking=tracking, notify=body.notify
+        )
+        return result
+
+    route.__name__ = f"order_{action}"
+    return route
