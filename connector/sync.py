@@ -61,12 +61,13 @@ class PollResult:
 
 
 def mapping_context(store: StoreConfig, locations: Iterable[Any]) -> MappingContext:
-    ids = {
-        platform_id: loc.name
-        for loc in locations
-        for platform, platform_id in loc.platform_ids.items()
-        if platform == store.platform
-    }
+    ids: dict[str, str] = {}
+    for loc in locations:
+        platform_id = loc.platform_ids.get(store.platform)
+        if platform_id:
+            ids[platform_id] = loc.name
+            if platform_id.startswith("gid://"):  # Shopify REST payloads carry the number, GraphQL the gid
+                ids[platform_id.rsplit("/", 1)[-1]] = loc.name
     rule = ReservationRule(frozenset(store.reservation.tags), frozenset(store.reservation.statuses))
     return MappingContext(store=store.name, reservation=rule, currency=store.currency, locations=ids)
 

@@ -178,14 +178,15 @@ class RateBudget:
 class _WaitRetryAfter(wait_base):
     """Honour the platform's Retry-After; otherwise exponential backoff with jitter."""
 
-    def __init__(self, fallback: wait_base) -> None:
+    def __init__(self, fallback: wait_base, cap: float) -> None:
         self.fallback = fallback
+        self.cap = cap  # a host saying "come back in an hour" must not hold a worker thread that long
 
     def __call__(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None else None
         if isinstance(error, RateLimited) and error.retry_after is not None:
-            return float(error.retry_after)
+            return min(float(error.retry_after), self.cap)
         return float(self.fallback(retry_state))
 
 
@@ -220,7 +221,7 @@ def call(budget: RateBudget, fn: Callable[[], T], *, policy: RetryPolicy = Retry
 
     retrying = Retrying(
         retry=retry_if_exception_type(RetriableError),
-        wait=_WaitRetryAfter(wait_random_exponential(multiplier=policy.initial, max=policy.maximum)),
+        wait=_WaitRetryAfter(wait_random_exponential(multiplier=policy.initial, max=policy.maximum), policy.max_delay),
         stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_delay),
         before_sleep=before_sleep,
         sleep=budget.sleep,

@@ -113,12 +113,26 @@ def running_stack(
         thread = threading.Thread(target=d.run, name="daemon-under-test", daemon=True)
         thread.start()
         wait_for(lambda: _ready(config.daemon.public_url), what="daemon ready")
+        wait_for(lambda: _first_polls_done(runtime), timeout=60, what="start-up polls finished")
         stack.callback(thread.join, 30)
         stack.callback(d.stop)
         if webhooks:
             for p, box in boxes.items():
                 box.subscribe_defaults(f"{config.daemon.public_url}/webhooks/sbx-{p.value}")
         yield Stack(config, path, d, boxes)
+
+
+def _first_polls_done(runtime: Runtime) -> bool:
+    """The daemon polls every store once at start; later orders can then only arrive by webhook (or a test's poll)."""
+    from sqlalchemy import func, select
+
+    from connector.storage import tables as t
+
+    with runtime.sessions() as session:
+        done = session.scalar(
+            select(func.count()).select_from(t.Cursor).where(t.Cursor.last_poll_finished_at.is_not(None))
+        )
+    return done == len(runtime.config.stores)
 
 
 def _ready(url: str) -> bool:

@@ -187,6 +187,7 @@ def test_a_delivery_24_hours_late_changes_nothing(stack: Stack, platform: Platfo
         for sub in capture:
             sub.active = False
         server.shutdown()
+        server.server_close()
 
 
 def test_bad_signature_is_refused_and_nothing_kept(stack: Stack, tmp_path: Path) -> None:

@@ -1,0 +1,104 @@
+"""The JSON API: every route needs the admin token; actions go through the same workflow as the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from connector.config import load_config
+from connector.ingest import ingest_order
+from connector.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
+from connector.runtime import Runtime
+from connector.stocking import Stocker
+from connector.storage.db import upgrade
+from connector.web.app import create_app
+from tests.support import ADMIN_TOKEN, write_config
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+STORE = {"name": "bc", "platform": "bigcommerce", "base_url": "https://api.bigcommerce.com/stores/abc",
+         "credentials": {"access_token": "tok-123456"}, "webhook_secret": "whsec-123456"}  # fmt: skip
+LOCATIONS = [{"name": "amsterdam", "priority": 1, "pickup": True}]
+
+
+@pytest.fixture
+def client(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
+    config = load_config(write_config(tmp_path / "c.toml", database_url, stores=[STORE], locations=LOCATIONS))
+    runtime = Runtime.open(config)
+    upgrade(runtime.engine)
+    runtime.sync_stores()
+    eur = lambda x: Money(Decimal(x), "EUR")  # noqa: E731
+    order = Order(
+        store="bc", platform=Platform.BIGCOMMERCE, external_id="100", number="100", kind=OrderKind.DELIVERY,
+        payment_status=PaymentStatus.UNPAID, platform_status="7", currency="EUR", subtotal=eur("20"),
+        shipping_total=eur("0"), tax_total=eur("0"), discount_total=eur("0"), total=eur("20"),
+        created_at=datetime(2026, 5, 1, tzinfo=UTC), updated_at=datetime(2026, 5, 1, tzinfo=UTC),
+        lines=(Line("A", "Alpha", 2, eur("10"), eur("20")),),
+    )  # fmt: skip
+    with runtime.sessions.begin() as session:
+        from connector import inventory
+
+        inventory.import_counts(session, [inventory.Count("A", "amsterdam", 5)])
+        Stocker(config).on_outcome(session, ingest_order(session, runtime.store_ids["bc"], order, source="test"))
+    with TestClient(create_app(runtime)) as test_client:
+        yield test_client
+    runtime.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/stores"), ("GET", "/api/orders"), ("GET", "/api/orders/100"), ("POST", "/api/orders/100/pack"),
+     ("POST", "/api/orders/100/pay"), ("GET", "/api/stock"), ("PUT", "/api/stock"), ("GET", "/api/inbox"),
+     ("POST", "/api/inbox/1/replay"), ("GET", "/api/outbox"), ("POST", "/api/outbox/1/retry")],
+)  # fmt: skip
+def test_every_api_route_needs_the_token(client: TestClient, method: str, path: str) -> None:
+    assert client.request(method, path).status_code == 401
+    assert client.request(method, path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_health_metrics_and_openapi(client: TestClient) -> None:
+    assert client.get("/healthz").status_code == 200
+    assert "connector_orders_ingested" in client.get("/metrics").text
+    spec = client.get("/api/openapi.json").json()
+    assert "/api/orders/{ref}/ship" in spec["paths"]
+
+
+def test_order_flow_through_the_api(client: TestClient) -> None:
+    stores = client.get("/api/stores", headers=AUTH).json()["stores"]
+    assert stores[0]["store"] == "bc"
+    order = client.get("/api/orders/100", headers=AUTH).json()
+    assert order["fulfilments"][0]["location"] == "amsterdam"
+    assert order["timeline"][0]["kind"] == "inbound"
+    assert client.post("/api/orders/100/pack", headers=AUTH).status_code == 200
+    refused = client.post("/api/orders/100/ship", headers=AUTH, json={"tracking": "3S1", "carrier": "PostNL"})
+    assert refused.status_code == 409
+    assert "record a payment first" in refused.json()["detail"]
+    paid = client.post("/api/orders/100/pay", headers=AUTH, json={"amount": "20.00", "method": "card"})
+    assert paid.json()["payment_status"] == "paid"
+    shipped = client.post("/api/orders/100/ship", headers=AUTH, json={"tracking": "3S1", "carrier": "PostNL"})
+    assert shipped.status_code == 200, shipped.text
+    body = shipped.json()
+    assert body["status"] == "completed"
+    assert body["fulfilments"][0]["tracking"]["number"] == "3S1"
+    outbox = client.get("/api/outbox", headers=AUTH).json()
+    assert [(o["action"], o["target"]) for o in outbox] == [("set_status", "10"), ("set_status", "9")]
+    assert client.post("/api/orders/100/note", headers=AUTH, json={"text": "fragile"}).status_code == 200
+    assert client.get("/api/orders/404", headers=AUTH).status_code == 404
+
+
+def test_stock_put_and_get(client: TestClient) -> None:
+    put = client.put("/api/stock", headers=AUTH, json={"counts": [{"sku": "A", "location": "amsterdam", "on_hand": 9}],
+                                                        "batch": "b1"})  # fmt: skip
+    assert put.json() == {"counts": 1, "changed": 1}
+    again = client.put("/api/stock", headers=AUTH, json={"counts": [{"sku": "A", "location": "amsterdam", "on_hand": 9}],
+                                                          "batch": "b1"})  # fmt: skip
+    assert again.json()["changed"] == 0
+    rows = client.get("/api/stock", headers=AUTH, params={"sku": "A"}).json()
+    assert rows == [{"sku": "A", "location": "amsterdam", "on_hand": 9, "allocated": 2, "reserved": 0, "available": 7}]
+    bad = client.put("/api/stock", headers=AUTH, json={"counts": [{"sku": "A", "location": "paris", "on_hand": 1}]})
+    assert bad.status_code == 409
+    assert "unknown location 'paris'" in bad.json()["detail"]
