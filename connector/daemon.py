@@ -86,6 +86,8 @@ class Daemon:
         jobs += [
             Job(f"poll:{s.name}", partial(self._poll, s.name), s.poll_interval) for s in self.runtime.config.stores
         ]
+        jobs.append(Job("reservations", self._expire_holds, timedelta(minutes=1)))
+        jobs.append(Job("outbox", self._drain_outbox, daemon.outbox_interval))
         return [*jobs, *self._extra_jobs]
 
     def _renew_leases(self) -> None:
@@ -131,8 +133,15 @@ class Daemon:
         clients = {sync.store_id: sync.client for sync in owned.values()}
         names = {sync.store_id: name for name, sync in owned.items()}
         location_ids = {sync.store_id: sync.location_ids for sync in owned.values()}
-        drain(self.runtime.sessions, clients, location_ids, self.identity, self.runtime.metrics, names,
-              stop=self._stop.is_set)  # fmt: skip
+        drain(
+            self.runtime.sessions,
+            clients,
+            location_ids,
+            self.identity,
+            self.runtime.metrics,
+            names,
+            stop=self._stop.is_set,
+        )
 
     def _expire_holds(self) -> None:
         with self.runtime.sessions.begin() as session:

@@ -120,19 +120,24 @@ def run_demo(*, as_json: bool = False) -> int:
         EFFECTIVE.parent.mkdir(parents=True, exist_ok=True)
         EFFECTIVE.write_text(to_toml(data))
         EFFECTIVE.chmod(0o600)
-        public = config.daemon.public_url
-        for box, store in zip(boxes, config.stores, strict=True):
-            box.subscribe_defaults(f"{public}/webhooks/{store.name}")
         logs.configure(level="warning" if as_json else "info", secrets=[admin_token])
         trickle = Trickle({b.platform: b.root_url for b in boxes}, boxes)
         trickle.start()
         runtime = Runtime.open(config)
         try:
-            code = Daemon(runtime, on_started=lambda: _announce(config, admin_token, as_json)).run()
+            daemon = Daemon(runtime, on_started=lambda: _started(daemon, config, admin_token, as_json))
+            code = daemon.run()
         finally:
             trickle.stop.set()
             runtime.close()
     return code
+
+
+def _started(daemon: Any, config: Config, token: str, as_json: bool) -> None:
+    """Once the daemon listens: subscribe its webhooks on each sandbox (as `connector webhooks register` would)."""
+    for name, sync in daemon.syncs.items():
+        sync.client.register_webhooks(f"{config.daemon.public_url}/webhooks/{name}")
+    _announce(config, token, as_json)
 
 
 def _announce(config: Config, token: str, as_json: bool) -> None:

@@ -181,8 +181,13 @@ class Workflow:
         ov = overrides(store)
         writes = writes_for(Platform(row.store.platform), event, ov)
         if not writes:
-            _timeline(session, row, "outbound", f"{event.value}: skipped, unsupported by {row.store.platform}", {
-                "event": event.value, "result": "skipped"})  # fmt: skip
+            _timeline(
+                session,
+                row,
+                "outbound",
+                f"{event.value}: skipped, unsupported by {row.store.platform}",
+                {"event": event.value, "result": "skipped"},
+            )
             return
         tell = notify or event in ov.notify
         for write in writes:
@@ -192,9 +197,14 @@ class Workflow:
             elif _order_reached(row, target, before):
                 _queue(session, row, write, event, None, tell)
             else:
-                _timeline(session, row, "outbound", f"{event.value} at {', '.join(f.location for f in chosen)}: "
-                          f"the platform is updated when every location is done", {"event": event.value,
-                          "result": "waiting"})  # fmt: skip
+                _timeline(
+                    session,
+                    row,
+                    "outbound",
+                    f"{event.value} at {', '.join(f.location for f in chosen)}: "
+                    f"the platform is updated when every location is done",
+                    {"event": event.value, "result": "waiting"},
+                )
 
 
 def _event_for(row: t.Order, target: FS) -> Event | None:
@@ -218,9 +228,15 @@ def _queue(session: Session, row: t.Order, write: Write, event: Event, f: t.Fulf
     key = f"{row.id}:{where}:{write.action.value}:{write.target}"
     payload: dict[str, Any] = {"event": event.value, "notify": notify, "external_id": row.external_id}
     if f is not None:
-        payload |= {"location": f.location, "lines": {fl.sku: fl.quantity for fl in f.lines},
-                    "tracking": {"number": f.tracking_number or "", "carrier": f.tracking_carrier or "",
-                                 "url": f.tracking_url or ""}}  # fmt: skip
+        payload |= {
+            "location": f.location,
+            "lines": {fl.sku: fl.quantity for fl in f.lines},
+            "tracking": {
+                "number": f.tracking_number or "",
+                "carrier": f.tracking_carrier or "",
+                "url": f.tracking_url or "",
+            },
+        }
     existing = session.scalar(select(t.OutboxItem).where(t.OutboxItem.idempotency_key == key))
     if existing is not None:  # the same write for the same part was queued before (e.g. after an un-cancel)
         if existing.status == "failed":
@@ -235,9 +251,14 @@ def _queue(session: Session, row: t.Order, write: Write, event: Event, f: t.Fulf
         idempotency_key=key,
         payload=payload,
     )
-    session.add(item)  # fmt: skip
-    _timeline(session, row, "outbound", f"queued {write.action.value} -> {write.target} ({where})",
-              {"event": event.value, "key": key, "result": "queued"})  # fmt: skip
+    session.add(item)
+    _timeline(
+        session,
+        row,
+        "outbound",
+        f"queued {write.action.value} -> {write.target} ({where})",
+        {"event": event.value, "key": key, "result": "queued"},
+    )
 
 
 def derived_status(row: t.Order) -> str:

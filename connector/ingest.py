@@ -27,10 +27,23 @@ from connector.storage.orders import to_model
 
 # Fields whose change is worth a timeline line; lines are compared separately.
 _TRACKED = (
-    "number", "kind", "payment_status", "platform_status", "cancelled", "currency", "subtotal", "shipping_total",
-    "tax_total", "discount_total", "total", "totals_difference", "customer", "shipping_address", "note",
+    "number",
+    "kind",
+    "payment_status",
+    "platform_status",
+    "cancelled",
+    "currency",
+    "subtotal",
+    "shipping_total",
+    "tax_total",
+    "discount_total",
+    "total",
+    "totals_difference",
+    "customer",
+    "shipping_address",
+    "note",
     "pickup_location",
-)  # fmt: skip
+)
 
 
 class Result(StrEnum):
@@ -231,7 +244,14 @@ def mark_deleted(session: Session, store_id: int, external_id: str, *, source: s
         return None
     row.deleted = True
     row.status = OrderStatus.CANCELLED.value
-    session.add(t.TimelineEntry(order_id=row.id, kind="change", summary=f"deleted on the platform ({source})",
-                                details={"source": source}, actor=source))  # fmt: skip
+    session.add(
+        t.TimelineEntry(
+            order_id=row.id,
+            kind="change",
+            summary=f"deleted on the platform ({source})",
+            details={"source": source},
+            actor=source,
+        )
+    )
     session.flush()
     return row.id

@@ -25,6 +25,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.errors import FatalError, RetriableError, SkippableError, SyncError
+from connector.mapping.statuses import Action
 from connector.metrics import Metrics
 from connector.platforms.base import Platform, PlatformWrite
 from connector.storage import tables as t
@@ -88,9 +89,19 @@ def drain(
     while not stop():
         with sessions.begin() as session:
             ids = claim(session, list(clients), worker)
-            items = {i: (row.store_id, to_write(row, location_ids.get(row.store_id, {}))) for i in ids
-                     if (row := session.get(t.OutboxItem, i)) is not None}  # fmt: skip
-        if not items:
+            rows = [row for i in ids if (row := session.get(t.OutboxItem, i)) is not None]
+            stale = {row.id for row in rows if _superseded(session, row)}
+            items = {
+                row.id: (row.store_id, to_write(row, location_ids.get(row.store_id, {})))
+                for row in rows
+                if row.id not in stale
+            }
+        for item_id in stale:
+            _finish(
+                sessions, item_id, OutboxStatus.SKIPPED, {"superseded": True}, "skipped: a later status replaces it"
+            )
+            done += 1
+        if not items and not stale:
             return done
         for item_id, (store_id, write) in items.items():
             _apply(sessions, clients[store_id], item_id, write, metrics, store_names.get(store_id, ""))
@@ -116,6 +127,19 @@ def _apply(
     _finish(sessions, item_id, OutboxStatus.DONE, answer, f"written{already}")
 
 
+def _superseded(session: Session, row: t.OutboxItem) -> bool:
+    """An order status write is pointless once a later status write for the same order exists: applying it
+    would move the platform backwards (e.g. Awaiting Shipment after Completed)."""
+    if row.action != Action.SET_STATUS.value:
+        return False
+    later = session.scalar(
+        select(t.OutboxItem.id)
+        .where(t.OutboxItem.order_id == row.order_id, t.OutboxItem.action == row.action, t.OutboxItem.id > row.id)
+        .limit(1)
+    )
+    return later is not None
+
+
 def _summary(row: t.OutboxItem) -> str:
     where = (row.payload or {}).get("location") or "order"
     return f"{row.action} -> {row.target_state} ({where})"
@@ -132,9 +156,15 @@ def _finish(
         row.response = answer
         row.claimed_by = None
         row.last_error = answer.get("error") if status is OutboxStatus.SKIPPED else None
-        session.add(t.TimelineEntry(order_id=row.order_id, kind="outbound", summary=f"{_summary(row)}: {text}",
-                                    details={"outbox_id": row.id, "result": status.value, "answer": answer},
-                                    actor="outbox"))  # fmt: skip
+        session.add(
+            t.TimelineEntry(
+                order_id=row.order_id,
+                kind="outbound",
+                summary=f"{_summary(row)}: {text}",
+                details={"outbox_id": row.id, "result": status.value, "answer": answer},
+                actor="outbox",
+            )
+        )
     log.info("status_written", outbox_id=item_id, result=status.value)
 
 
@@ -153,9 +183,15 @@ def _retry_later(sessions: sessionmaker[Session], item_id: int, exc: Exception, 
             row.status = OutboxStatus.PENDING.value
             row.next_attempt_at = datetime.now(UTC) + timedelta(seconds=min(3600, 5 * 2**row.attempts))
             text = f"{_summary(row)}: attempt {row.attempts} failed, will retry: {exc}"
-        session.add(t.TimelineEntry(order_id=row.order_id, kind="outbound", summary=text,
-                                    details={"outbox_id": row.id, "result": row.status, "error": str(exc)},
-                                    actor="outbox"))  # fmt: skip
+        session.add(
+            t.TimelineEntry(
+                order_id=row.order_id,
+                kind="outbound",
+                summary=text,
+                details={"outbox_id": row.id, "result": row.status, "error": str(exc)},
+                actor="outbox",
+            )
+        )
     log.warning("status_write_failed", outbox_id=item_id, error=str(exc))
 
 

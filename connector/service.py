@@ -134,7 +134,12 @@ class Service:
 
     def inbox(self, *, dead: bool = False, store: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         with self.runtime.sessions() as session:
-            query = select(t.InboxItem, t.Store.name).join(t.Store).order_by(t.InboxItem.id.desc()).limit(limit)
+            query = (
+                select(t.InboxItem, t.Store.name)
+                .join(t.Store, t.Store.id == t.InboxItem.store_id)
+                .order_by(t.InboxItem.id.desc())
+                .limit(limit)
+            )
             if dead:
                 query = query.where(t.InboxItem.status == "dead")
             if store:
@@ -143,7 +148,11 @@ class Service:
 
     def outbox(self, *, failed: bool = False, store: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         with self.runtime.sessions() as session:
-            query = select(t.OutboxItem, t.Store.name, t.Order.number).join(t.Store).join(t.Order)
+            query = (
+                select(t.OutboxItem, t.Store.name, t.Order.number)
+                .join(t.Store, t.Store.id == t.OutboxItem.store_id)
+                .join(t.Order, t.Order.id == t.OutboxItem.order_id)
+            )
             query = query.order_by(t.OutboxItem.id.desc()).limit(limit)
             if failed:
                 query = query.where(t.OutboxItem.status == "failed")
@@ -175,8 +184,13 @@ def order_detail(session: Any, row: t.Order, *, raw: bool = False) -> dict[str, 
 
 
 def timeline_json(session: Any, entry: t.TimelineEntry, raw: bool) -> dict[str, Any]:
-    item = {"at": entry.at.isoformat(), "kind": entry.kind, "summary": entry.summary, "actor": entry.actor,
-            "details": entry.details}  # fmt: skip
+    item = {
+        "at": entry.at.isoformat(),
+        "kind": entry.kind,
+        "summary": entry.summary,
+        "actor": entry.actor,
+        "details": entry.details,
+    }
     inbox_id = (entry.details or {}).get("inbox_id")
     if raw and inbox_id:
         delivery = session.get(t.InboxItem, inbox_id)
@@ -187,16 +201,33 @@ def timeline_json(session: Any, entry: t.TimelineEntry, raw: bool) -> dict[str, 
 
 def inbox_json(item: t.InboxItem, store: str) -> dict[str, Any]:
     return {
-        "id": item.id, "store": store, "delivery_id": item.delivery_id, "source": item.source, "topic": item.topic,
-        "external_id": item.external_id, "status": item.status, "attempts": item.attempts, "error": item.error,
-        "received_at": item.received_at.isoformat(), "size": len(item.body),
-    }  # fmt: skip
+        "id": item.id,
+        "store": store,
+        "delivery_id": item.delivery_id,
+        "source": item.source,
+        "topic": item.topic,
+        "external_id": item.external_id,
+        "status": item.status,
+        "attempts": item.attempts,
+        "error": item.error,
+        "received_at": item.received_at.isoformat(),
+        "size": len(item.body),
+    }
 
 
 def outbox_json(item: t.OutboxItem, store: str, number: str) -> dict[str, Any]:
     return {
-        "id": item.id, "store": store, "order_id": item.order_id, "order": number, "action": item.action,
-        "target": item.target_state, "status": item.status, "attempts": item.attempts, "last_error": item.last_error,
-        "response": item.response, "created_at": item.created_at.isoformat(),
-        "next_attempt_at": item.next_attempt_at.isoformat(), "location": (item.payload or {}).get("location"),
-    }  # fmt: skip
+        "id": item.id,
+        "store": store,
+        "order_id": item.order_id,
+        "order": number,
+        "action": item.action,
+        "target": item.target_state,
+        "status": item.status,
+        "attempts": item.attempts,
+        "last_error": item.last_error,
+        "response": item.response,
+        "created_at": item.created_at.isoformat(),
+        "next_attempt_at": item.next_attempt_at.isoformat(),
+        "location": (item.payload or {}).get("location"),
+    }

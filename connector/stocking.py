@@ -121,16 +121,25 @@ class Stocker:
         if reserving:
             store = self.stores.get(row.store.name)
             row.hold_until = datetime.now(UTC) + (store.reservation.hold if store else _DEFAULT_HOLD)
-        row.allocation = {"strategy": result.strategy.value, "reason": result.reason,
-                          "candidates": list(result.candidates)}  # fmt: skip
-        verb = "held (reservation)" if reserving else "allocated"
-        _timeline(session, row, "allocation", f"{verb} ({reason}): {result.reason}", {
+        row.allocation = {
             "strategy": result.strategy.value,
+            "reason": result.reason,
             "candidates": list(result.candidates),
-            "parts": [_part_json(p) for p in result.parts],
-            "back_orders": {d.sku: d.quantity for d in result.back_orders},
-            "stock_event": event,
-        })  # fmt: skip
+        }
+        verb = "held (reservation)" if reserving else "allocated"
+        _timeline(
+            session,
+            row,
+            "allocation",
+            f"{verb} ({reason}): {result.reason}",
+            {
+                "strategy": result.strategy.value,
+                "candidates": list(result.candidates),
+                "parts": [_part_json(p) for p in result.parts],
+                "back_orders": {d.sku: d.quantity for d in result.back_orders},
+                "stock_event": event,
+            },
+        )
 
     def release_order(self, session: Session, row: t.Order, *, why: str) -> None:
         """Give back the stock of every fulfilment not yet shipped, and cancel those fulfilments."""
@@ -150,8 +159,13 @@ class Stocker:
             f.status = FulfilmentStatus.CANCELLED.value
         _set_back_orders(row, ())
         row.hold_until = None
-        _timeline(session, row, "allocation", f"stock released: {why}",
-                  {"parts": [_part_json(p) for p in parts], "stock_event": event})  # fmt: skip
+        _timeline(
+            session,
+            row,
+            "allocation",
+            f"stock released: {why}",
+            {"parts": [_part_json(p) for p in parts], "stock_event": event},
+        )
 
     def reallocate(self, session: Session, row: t.Order, *, why: str) -> None:
         if any(f.status not in MOVABLE | {FulfilmentStatus.CANCELLED.value} for f in row.fulfilments):
@@ -186,8 +200,13 @@ class Stocker:
             for part in result.parts:
                 _add_to_fulfilment(row, part)
             _set_back_orders(row, [*_back_orders(row), *result.back_orders])
-        _timeline(session, row, "allocation", "re-allocated the edited lines",
-                  {"added": _demands_json(added), "removed": _demands_json(removed), "stock_event": event})  # fmt: skip
+        _timeline(
+            session,
+            row,
+            "allocation",
+            "re-allocated the edited lines",
+            {"added": _demands_json(added), "removed": _demands_json(removed), "stock_event": event},
+        )
 
     # --- reservations -------------------------------------------------------------------------------------------
     def confirm_reservation(self, session: Session, row: t.Order, actor: str) -> None:

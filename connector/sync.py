@@ -270,9 +270,17 @@ class StoreSync:
         body = json.dumps(raw, default=str).encode()
         delivery_id = f"poll:{external_id}:{hashlib.sha256(body).hexdigest()[:16]}"
         inbox.keep_delivery(
-            session, store_id=self.store_id, delivery_id=delivery_id, source="poll", topic="poll", headers={},
-            body=body, external_id=external_id, status=InboxStatus.DEAD, error=reason,
-        )  # fmt: skip
+            session,
+            store_id=self.store_id,
+            delivery_id=delivery_id,
+            source="poll",
+            topic="poll",
+            headers={},
+            body=body,
+            external_id=external_id,
+            status=InboxStatus.DEAD,
+            error=reason,
+        )
         self.runtime.metrics.dead_letters.labels(self.store.name).inc()
         log.warning("poll_item_dead_lettered", store=self.store.name, external_id=external_id, reason=reason)
 

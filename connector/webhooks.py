@@ -79,7 +79,10 @@ def receive(
         )
     metrics.webhooks_received.labels(store.name).inc()
     log.info(
-        "webhook_received", store=store.name, delivery_id=delivery.delivery_id, topic=delivery.topic,
+        "webhook_received",
+        store=store.name,
+        delivery_id=delivery.delivery_id,
+        topic=delivery.topic,
         duplicate=kept is None,
-    )  # fmt: skip
+    )
     return Receipt(200, {"ok": True, "duplicate": kept is None, "inbox_id": kept})

@@ -51,9 +51,17 @@ def list_(
     for column in ("id", "store", "number", "date", "kind", "status", "fulfilment", "payment", "total"):
         table.add_column(column)
     for o in orders:
-        table.add_row(str(o["id"]), o["store"], o["number"], o["created_at"][:16].replace("T", " "), o["kind"],
-                      o["status"], o["fulfilment_status"], o["payment_status"],
-                      f"{o['total']} {o['currency']}")  # fmt: skip
+        table.add_row(
+            str(o["id"]),
+            o["store"],
+            o["number"],
+            o["created_at"][:16].replace("T", " "),
+            o["kind"],
+            o["status"],
+            o["fulfilment_status"],
+            o["payment_status"],
+            f"{o['total']} {o['currency']}",
+        )
     console.print(table)
 
 
@@ -79,19 +87,25 @@ def show(
 
 
 def render_order(o: dict[str, Any], *, raw: bool = False) -> None:
-    console.print(f"[bold]{o['number']}[/] ({o['store']}, {o['platform']} #{o['external_id']}) — {o['kind']}, "
-                  f"{o['status']}, fulfilment {o['fulfilment_status']}, payment {o['payment_status']}, "
-                  f"platform status {o['platform_status']}", highlight=False)  # fmt: skip
+    console.print(
+        f"[bold]{o['number']}[/] ({o['store']}, {o['platform']} #{o['external_id']}) — {o['kind']}, "
+        f"{o['status']}, fulfilment {o['fulfilment_status']}, payment {o['payment_status']}, "
+        f"platform status {o['platform_status']}",
+        highlight=False,
+    )
     customer = o["customer"]
-    console.print(f"customer: {customer['name']} <{customer['email']}>   total: {o['total']} {o['currency']}",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"customer: {customer['name']} <{customer['email']}>   total: {o['total']} {o['currency']}", highlight=False
+    )
     if o.get("totals_difference"):
         console.print(f"[yellow]totals differ from the platform's by {o['totals_difference']}[/]")
     if o.get("conflict"):
         console.print(f"[red]conflict:[/] {o['conflict']}", highlight=False)
     for line in o["lines"]:
-        console.print(f"  {line['quantity']} x {line['sku']} {line['name']} @ {line['unit_price']} = {line['total']}",
-                      highlight=False)  # fmt: skip
+        console.print(
+            f"  {line['quantity']} x {line['sku']} {line['name']} @ {line['unit_price']} = {line['total']}",
+            highlight=False,
+        )
     for f in o["fulfilments"]:
         items = ", ".join(f"{fl['quantity']}x{fl['sku']}" for fl in f["lines"])
         tracking = f" tracking {f['tracking']['carrier']} {f['tracking']['number']}" if f["tracking"] else ""
@@ -100,8 +114,9 @@ def render_order(o: dict[str, Any], *, raw: bool = False) -> None:
         console.print(f"  back-ordered: {o['back_orders']}", highlight=False)
     console.print("[bold]timeline[/]")
     for entry in o.get("timeline", []):
-        console.print(f"  {entry['at'][:19]}  {entry['kind']:<10} {entry['summary']}  [dim]({entry['actor']})[/]",
-                      highlight=False)  # fmt: skip
+        console.print(
+            f"  {entry['at'][:19]}  {entry['kind']:<10} {entry['summary']}  [dim]({entry['actor']})[/]", highlight=False
+        )
         if raw and entry.get("raw"):
             console.print(f"      {entry['raw']}", highlight=False, markup=False, soft_wrap=True)
 
@@ -118,8 +133,9 @@ def _act(order: str, config: ConfigOption, as_json: bool, run: Any) -> None:
         print_json(detail)
     else:
         last = detail["timeline"][-1]["summary"] if detail["timeline"] else ""
-        console.print(f"{detail['number']}: {detail['status']} / {detail['fulfilment_status']} — {last}",
-                      highlight=False)  # fmt: skip
+        console.print(
+            f"{detail['number']}: {detail['status']} / {detail['fulfilment_status']} — {last}", highlight=False
+        )
 
 
 def _fulfilment_command(action: str, doc: str) -> None:
@@ -130,8 +146,7 @@ def _fulfilment_command(action: str, doc: str) -> None:
         config: ConfigOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        _act(order, config, as_json,
-             lambda s: s.act(order, action, actor=_actor(), location=location, notify=notify))  # fmt: skip
+        _act(order, config, as_json, lambda s: s.act(order, action, actor=_actor(), location=location, notify=notify))
 
     command.__doc__ = doc
     app.command(action)(command)
@@ -161,8 +176,12 @@ def ship(
     if carrier and not tracking:
         fail("--carrier needs --tracking", code=2)
     track = Tracking(tracking, carrier, tracking_url) if tracking else None
-    _act(order, config, as_json,
-         lambda s: s.act(order, "ship", actor=_actor(), location=location, tracking=track, notify=notify))  # fmt: skip
+    _act(
+        order,
+        config,
+        as_json,
+        lambda s: s.act(order, "ship", actor=_actor(), location=location, tracking=track, notify=notify),
+    )
 
 
 @app.command()

@@ -102,9 +102,10 @@ def simulate(
     try:
         with runtime.sessions() as session:
             orders = session.scalars(
-                select(t.Order).where(t.Order.platform_created_at >= start, t.Order.cancelled.is_(False))
+                select(t.Order)
+                .where(t.Order.platform_created_at >= start, t.Order.cancelled.is_(False))
                 .order_by(t.Order.platform_created_at, t.Order.id)
-            ).all()  # fmt: skip
+            ).all()
             stock = {k: v.on_hand for k, v in inventory.levels(session).items()}
             current = {s.name: Strategy(s.allocation) for s in runtime.config.stores}
             configured = _replay(orders, dict(stock), locations, lambda o: current.get(o.store.name))
@@ -119,8 +120,13 @@ def simulate(
     for column in ("strategy", "split orders", "locations used", "back-ordered orders", "back-ordered units"):
         table.add_column(column)
     for name, r in (("configured", configured), (strategy.value, tried)):
-        table.add_row(name, str(r["split_orders"]), str(r["locations_used"]), str(r["back_ordered_orders"]),
-                      str(r["back_ordered_units"]))  # fmt: skip
+        table.add_row(
+            name,
+            str(r["split_orders"]),
+            str(r["locations_used"]),
+            str(r["back_ordered_orders"]),
+            str(r["back_ordered_units"]),
+        )
     console.print(table)
 
 
@@ -133,8 +139,11 @@ def _replay(
     counts: Counter[str] = Counter()
     for order in orders:
         chosen = choose(order) or Strategy.FEWEST_LOCATIONS
-        pickup = order.pickup_location if order.kind == "pickup" and order.pickup_location in {
-            loc.name for loc in locations} else None  # fmt: skip
+        pickup = (
+            order.pickup_location
+            if order.kind == "pickup" and order.pickup_location in {loc.name for loc in locations}
+            else None
+        )
         result = allocate(merge_demands(order.lines), stock, locations, chosen, pickup_location=pickup)
         for part in result.parts:
             for d in part.lines:

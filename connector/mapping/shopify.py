@@ -16,11 +16,13 @@ Rules:
 * Payment: the financial status (`financial_status`, GraphQL `displayFinancialStatus`), see `PAYMENT_STATUSES`;
   an unknown value counts as unpaid. `platform_status` is that financial status in lower case.
 * Cancelled: `cancelled_at` is set.
-* Lines: quantity as ordered (`quantity`; order edits' `current_quantity` is not read), unit price `price`, line
+* Lines: the quantity after order edits (`current_quantity` / `currentQuantity`, else `quantity`; a line edited
+  down to 0 is left out), unit price `price`, line
   total `price * quantity` minus the discounts allocated to the line, as the shop quotes them (tax-inclusive when
   `taxes_included`). A payload without `line_items` (trimmed) is refused rather than read as an empty order.
 * Totals: subtotal = the lines' `price * quantity` (before discounts), shipping = the shipping lines' prices
-  (before discounts), tax = `total_tax`, discount = `total_discounts`, total = `total_price`. With
+  (before discounts), tax = `total_tax`, discount = `total_discounts`, total = `total_price`, each in its
+  `current_` (after edits) version when the payload has one. With
   `taxes_included` the tax sits inside the prices, so the tax on the lines is taken out of the subtotal and the
   tax on shipping out of the shipping, and the parts add up again. Duties and tips are not parts of our model:
   an order that has them shows them in `totals_difference`, as does one whose lines do not add up to its totals.
@@ -83,6 +85,9 @@ fragment OrderFields on Order {{
   totalPriceSet {{ {_MONEY} }}
   totalTaxSet {{ {_MONEY} }}
   totalDiscountsSet {{ {_MONEY} }}
+  currentTotalPriceSet {{ {_MONEY} }}
+  currentTotalTaxSet {{ {_MONEY} }}
+  currentTotalDiscountsSet {{ {_MONEY} }}
   customer {{ firstName lastName email phone }}
   billingAddress {{ name phone }}
   shippingAddress {{
@@ -93,7 +98,7 @@ fragment OrderFields on Order {{
   }}
   lineItems(first: 20) {{
     nodes {{
-      id sku name quantity
+      id sku name quantity currentQuantity
       originalUnitPriceSet {{ {_MONEY} }}
       discountAllocations {{ allocatedAmountSet {{ {_MONEY} }} }}
       taxLines {{ priceSet {{ {_MONEY} }} }}
@@ -241,11 +246,13 @@ def _rest_facts(raw: Mapping[str, Any]) -> _Facts:
         number=text(raw.get("name")) or external_id,
         currency=currency,
         taxes_included=bool(raw.get("taxes_included")),
-        lines=[_rest_line(item, index, currency) for index, item in enumerate(items, 1)],
+        lines=[
+            _rest_line(item, index, currency) for index, item in enumerate(items, 1) if _kept(item, "current_quantity")
+        ],
         shipping=[_rest_charge(s) for s in records(raw.get("shipping_lines"), "shipping_lines")],
-        tax=parse_decimal(raw.get("total_tax") or 0, "total_tax"),
-        discount=parse_decimal(raw.get("total_discounts") or 0, "total_discounts"),
-        total=parse_decimal(required(raw, "total_price"), "total_price"),
+        tax=parse_decimal(_current(raw, "total_tax") or 0, "total_tax"),
+        discount=parse_decimal(_current(raw, "total_discounts") or 0, "total_discounts"),
+        total=parse_decimal(_current(raw, "total_price") or required(raw, "total_price"), "total_price"),
         financial_status=text(raw.get("financial_status")).lower(),
         cancelled=raw.get("cancelled_at") is not None,
         tags=[tag.strip() for tag in text(raw.get("tags")).split(",") if tag.strip()],
@@ -261,12 +268,23 @@ def _rest_facts(raw: Mapping[str, Any]) -> _Facts:
 def _rest_line(item: Mapping[str, Any], index: int, currency: str) -> _PricedLine:
     where = f"line {index}"
     price = parse_decimal(required(item, "price", where), f"{where} price")
-    quantity = parse_quantity(item.get("quantity"), f"{where} quantity")
+    quantity = parse_quantity(_current(item, "quantity"), f"{where} quantity")
     allocations = records(item.get("discount_allocations"), f"{where} discount_allocations")
     discount = sum_decimals((d.get("amount") for d in allocations), f"{where} discount")
     taxes = records(item.get("tax_lines"), f"{where} tax_lines")
     tax = sum_decimals((t.get("price") for t in taxes), f"{where} tax")
     return _priced(item, identifier(item.get("id")), price, quantity, discount, tax, currency)
+
+
+def _current(raw: Mapping[str, Any], field: str) -> Any:
+    """After an order edit Shopify keeps the original `field` and reports the edited value as `current_field`."""
+    value = raw.get(f"current_{field}")
+    return value if value is not None else raw.get(field)
+
+
+def _kept(item: Mapping[str, Any], current_field: str) -> bool:
+    """A line an order edit removed entirely (current quantity 0) is no longer part of the order."""
+    return item.get(current_field) != 0
 
 
 def _rest_charge(line: Mapping[str, Any]) -> _Charge:
@@ -311,11 +329,17 @@ def _graphql_facts(node: Mapping[str, Any]) -> _Facts:
         number=text(node.get("name")) or external_id,
         currency=currency,
         taxes_included=bool(node.get("taxesIncluded")),
-        lines=[_graphql_line(item, index, currency) for index, item in enumerate(items, 1)],
+        lines=[
+            _graphql_line(item, index, currency)
+            for index, item in enumerate(items, 1)
+            if _kept(item, "currentQuantity")
+        ],
         shipping=[_graphql_charge(s) for s in _nodes(node.get("shippingLines"), "shippingLines")],
-        tax=_shop_amount(node.get("totalTaxSet"), "totalTaxSet"),
-        discount=_shop_amount(node.get("totalDiscountsSet"), "totalDiscountsSet"),
-        total=_shop_amount(required(node, "totalPriceSet"), "totalPriceSet"),
+        tax=_shop_amount(node.get("currentTotalTaxSet") or node.get("totalTaxSet"), "totalTaxSet"),
+        discount=_shop_amount(
+            node.get("currentTotalDiscountsSet") or node.get("totalDiscountsSet"), "totalDiscountsSet"
+        ),
+        total=_shop_amount(node.get("currentTotalPriceSet") or required(node, "totalPriceSet"), "totalPriceSet"),
         financial_status=text(node.get("displayFinancialStatus")).lower(),
         cancelled=node.get("cancelledAt") is not None,
         tags=[text(tag) for tag in node.get("tags") or () if text(tag)],
@@ -331,7 +355,8 @@ def _graphql_facts(node: Mapping[str, Any]) -> _Facts:
 def _graphql_line(item: Mapping[str, Any], index: int, currency: str) -> _PricedLine:
     where = f"line {index}"
     price = _shop_amount(required(item, "originalUnitPriceSet", where), f"{where} price")
-    quantity = parse_quantity(item.get("quantity"), f"{where} quantity")
+    current = item.get("currentQuantity")
+    quantity = parse_quantity(current if current is not None else item.get("quantity"), f"{where} quantity")
     discounts = records(item.get("discountAllocations"), f"{where} discountAllocations")
     discount = sum((_shop_amount(d.get("allocatedAmountSet"), f"{where} discount") for d in discounts), Decimal(0))
     taxes = records(item.get("taxLines"), f"{where} taxLines")

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from connector.config import StoreConfig
 from connector.model import Platform as PlatformName
-from . import bigcommerce, lightspeed, shopify, woocommerce
 from connector.platforms.base import Platform, RateBudget, WebhookDelivery
+
+from . import bigcommerce, lightspeed, shopify, woocommerce
 
 Verifier = Callable[[Mapping[str, str], bytes, str], None]
 Parser = Callable[[Mapping[str, str], bytes], WebhookDelivery]

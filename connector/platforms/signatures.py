@@ -41,9 +41,7 @@ def check_base64_hmac(headers: Mapping[str, str], body: bytes, secret: str, head
         raise WebhookRejected(401, f"{header} does not match the body")
 
 
-def check_standard_webhooks(
-    headers: Mapping[str, str], body: bytes, secret: str, now: float | None = None
-) -> None:
+def check_standard_webhooks(headers: Mapping[str, str], body: bytes, secret: str, now: float | None = None) -> None:
     webhook_id = _require(headers, "webhook-id", secret)
     timestamp = _require(headers, "webhook-timestamp", secret)
     signatures = _require(headers, "webhook-signature", secret)

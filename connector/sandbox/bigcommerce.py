@@ -378,13 +378,20 @@ class BigCommerceSandbox(Sandbox):
         email = given.get("email") or f"{first.lower()}.{rng.randint(1, 9999)}@example.com"
         city, state, postcode = rng.choice(CITIES)
         billing: dict[str, Any] = {
-            "first_name": first, "last_name": last, "company": "",
-            "street_1": f"{rng.choice(STREETS)} {rng.randint(1, 200)}", "street_2": "", "city": city,
-            "state": state, "zip": f"{postcode} {rng.choice('ABCDEHKL')}{rng.choice('NPRSTVXZ')}",
-            "country": "Netherlands", "country_iso2": "NL",
-            "phone": given.get("phone") or f"06{rng.randint(10_000_000, 99_999_999)}", "email": email,
+            "first_name": first,
+            "last_name": last,
+            "company": "",
+            "street_1": f"{rng.choice(STREETS)} {rng.randint(1, 200)}",
+            "street_2": "",
+            "city": city,
+            "state": state,
+            "zip": f"{postcode} {rng.choice('ABCDEHKL')}{rng.choice('NPRSTVXZ')}",
+            "country": "Netherlands",
+            "country_iso2": "NL",
+            "phone": given.get("phone") or f"06{rng.randint(10_000_000, 99_999_999)}",
+            "email": email,
             "form_fields": [],
-        }  # fmt: skip
+        }
         return {
             "customer_id": zlib.crc32(email.encode()) % 90_000 + 10_000 if given else 0,
             "billing_address": billing,
@@ -402,11 +409,18 @@ class BigCommerceSandbox(Sandbox):
         location = location_json(self.location_id(name), name)
         address = location["address"]
         return {
-            "id": location["id"], "name": location["label"], "code": location["code"],
-            "address_line_1": address["address1"], "address_line_2": address["address2"], "city": address["city"],
-            "state": address["state"], "postal_code": address["zip"], "country_alpha2": address["country_code"],
-            "email": address["email"], "phone": address["phone"],
-        }  # fmt: skip
+            "id": location["id"],
+            "name": location["label"],
+            "code": location["code"],
+            "address_line_1": address["address1"],
+            "address_line_2": address["address2"],
+            "city": address["city"],
+            "state": address["state"],
+            "postal_code": address["zip"],
+            "country_alpha2": address["country_code"],
+            "email": address["email"],
+            "phone": address["phone"],
+        }
 
 
 TRACKING_KEYS = ("id", "tracking_number", "tracking_carrier", "shipping_provider", "tracking_link")
@@ -422,14 +436,29 @@ def location_json(n: int, name: str) -> dict[str, Any]:
     day = {"open": True, "opening": "09:00", "closing": "18:00"}
     hours = {d: day for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday")}
     address = {
-        "address1": f"Stationsplein {n}", "address2": "", "city": name.title(), "state": "",
-        "zip": f"{1000 + n * 11} AB", "email": f"{name}@example.com", "phone": f"020555{n:04d}",
-        "geo_coordinates": {"latitude": 52.0 + n / 10, "longitude": 4.5 + n / 10}, "country_code": "NL",
-    }  # fmt: skip
+        "address1": f"Stationsplein {n}",
+        "address2": "",
+        "city": name.title(),
+        "state": "",
+        "zip": f"{1000 + n * 11} AB",
+        "email": f"{name}@example.com",
+        "phone": f"020555{n:04d}",
+        "geo_coordinates": {"latitude": 52.0 + n / 10, "longitude": 4.5 + n / 10},
+        "country_code": "NL",
+    }
     return {
-        "id": n, "code": name.upper(), "label": name, "description": f"The {name.title()} shop",
-        "managed_by_external_source": False, "type_id": "PHYSICAL", "enabled": True,
+        "id": n,
+        "code": name.upper(),
+        "label": name,
+        "description": f"The {name.title()} shop",
+        "managed_by_external_source": False,
+        "type_id": "PHYSICAL",
+        "enabled": True,
         "operating_hours": {**hours, "sunday": {"open": False, "opening": "00:00", "closing": "00:00"}},
-        "time_zone": "Europe/Amsterdam", "created_at": "2024-01-02T09:00:00Z", "updated_at": "2024-01-02T09:00:00Z",
-        "address": address, "storefront_visibility": True, "special_hours": [],
-    }  # fmt: skip
+        "time_zone": "Europe/Amsterdam",
+        "created_at": "2024-01-02T09:00:00Z",
+        "updated_at": "2024-01-02T09:00:00Z",
+        "address": address,
+        "storefront_visibility": True,
+        "special_hours": [],
+    }

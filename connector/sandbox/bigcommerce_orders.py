@@ -143,30 +143,76 @@ def order_fields(order_id: int, created: datetime, customer: Mapping[str, Any], 
     zero = money(Decimal(0))
     stamp = rfc2822(created)
     return {
-        "id": order_id, "customer_id": customer["customer_id"], "date_created": stamp, "date_modified": stamp,
-        "date_shipped": "", **status_fields(AWAITING_FULFILLMENT if paid else AWAITING_PAYMENT),
-        "subtotal_ex_tax": zero, "subtotal_inc_tax": zero, "subtotal_tax": zero,
-        "base_shipping_cost": zero, "shipping_cost_ex_tax": zero, "shipping_cost_inc_tax": zero,
-        "shipping_cost_tax": zero, "shipping_cost_tax_class_id": 2,
-        "base_handling_cost": zero, "handling_cost_ex_tax": zero, "handling_cost_inc_tax": zero,
-        "handling_cost_tax": zero, "handling_cost_tax_class_id": 2,
-        "base_wrapping_cost": zero, "wrapping_cost_ex_tax": zero, "wrapping_cost_inc_tax": zero,
-        "wrapping_cost_tax": zero, "wrapping_cost_tax_class_id": 3,
-        "total_ex_tax": zero, "total_inc_tax": zero, "total_tax": zero, "is_tax_inclusive_pricing": True,
-        "items_total": 0, "items_shipped": 0, **payment_fields(paid, customer["pickup"]),
-        "refunded_amount": zero, "order_is_digital": False, "store_credit_amount": zero,
-        "gift_certificate_amount": zero, "ip_address": customer["ip"], "ip_address_v6": "",
-        "geoip_country": "Netherlands", "geoip_country_iso2": "NL", "currency_id": 1, "currency_code": "EUR",
-        "currency_exchange_rate": "1.0000000000", "default_currency_id": 1, "default_currency_code": "EUR",
-        "staff_notes": "", "customer_message": customer.get("message", ""), "discount_amount": zero,
-        "coupon_discount": zero, "shipping_address_count": 0 if customer["pickup"] else 1, "ebay_order_id": "0",
-        "cart_id": customer["cart_id"], "billing_address": customer["billing_address"], "is_email_opt_in": False,
-        "credit_card_type": None, "order_source": "www", "channel_id": 1, "external_source": None,
-        "products": None, "shipping_addresses": None, "coupons": None, "external_id": None,
-        "external_merchant_id": None, "tax_provider_id": "BasicTaxProvider", "store_default_currency_code": "",
-        "store_default_to_transactional_exchange_rate": "1.0000000000", "customer_locale": "nl",
-        "external_order_id": "", "is_deleted": False, "consignments": None,
-    }  # fmt: skip
+        "id": order_id,
+        "customer_id": customer["customer_id"],
+        "date_created": stamp,
+        "date_modified": stamp,
+        "date_shipped": "",
+        **status_fields(AWAITING_FULFILLMENT if paid else AWAITING_PAYMENT),
+        "subtotal_ex_tax": zero,
+        "subtotal_inc_tax": zero,
+        "subtotal_tax": zero,
+        "base_shipping_cost": zero,
+        "shipping_cost_ex_tax": zero,
+        "shipping_cost_inc_tax": zero,
+        "shipping_cost_tax": zero,
+        "shipping_cost_tax_class_id": 2,
+        "base_handling_cost": zero,
+        "handling_cost_ex_tax": zero,
+        "handling_cost_inc_tax": zero,
+        "handling_cost_tax": zero,
+        "handling_cost_tax_class_id": 2,
+        "base_wrapping_cost": zero,
+        "wrapping_cost_ex_tax": zero,
+        "wrapping_cost_inc_tax": zero,
+        "wrapping_cost_tax": zero,
+        "wrapping_cost_tax_class_id": 3,
+        "total_ex_tax": zero,
+        "total_inc_tax": zero,
+        "total_tax": zero,
+        "is_tax_inclusive_pricing": True,
+        "items_total": 0,
+        "items_shipped": 0,
+        **payment_fields(paid, customer["pickup"]),
+        "refunded_amount": zero,
+        "order_is_digital": False,
+        "store_credit_amount": zero,
+        "gift_certificate_amount": zero,
+        "ip_address": customer["ip"],
+        "ip_address_v6": "",
+        "geoip_country": "Netherlands",
+        "geoip_country_iso2": "NL",
+        "currency_id": 1,
+        "currency_code": "EUR",
+        "currency_exchange_rate": "1.0000000000",
+        "default_currency_id": 1,
+        "default_currency_code": "EUR",
+        "staff_notes": "",
+        "customer_message": customer.get("message", ""),
+        "discount_amount": zero,
+        "coupon_discount": zero,
+        "shipping_address_count": 0 if customer["pickup"] else 1,
+        "ebay_order_id": "0",
+        "cart_id": customer["cart_id"],
+        "billing_address": customer["billing_address"],
+        "is_email_opt_in": False,
+        "credit_card_type": None,
+        "order_source": "www",
+        "channel_id": 1,
+        "external_source": None,
+        "products": None,
+        "shipping_addresses": None,
+        "coupons": None,
+        "external_id": None,
+        "external_merchant_id": None,
+        "tax_provider_id": "BasicTaxProvider",
+        "store_default_currency_code": "",
+        "store_default_to_transactional_exchange_rate": "1.0000000000",
+        "customer_locale": "nl",
+        "external_order_id": "",
+        "is_deleted": False,
+        "consignments": None,
+    }
 
 
 def payment_fields(paid: bool, pickup: bool) -> dict[str, Any]:
@@ -192,21 +238,64 @@ def product_fields(pid: int, order_id: int, line: LineSpec, address_id: int, pic
     """An order product (`orderProducts` in the spec), priced by `reprice_product`."""
     zero = money(Decimal(0))
     return {
-        "id": pid, "order_id": order_id, "product_id": line.product_id, "variant_id": line.variant_id,
-        "order_pickup_method_id": pickup_id, "order_address_id": address_id, "name": line.name,
-        "name_customer": line.name, "name_merchant": line.name, "sku": line.sku, "upc": "", "type": "physical",
-        "base_price": money(line.price), "price_ex_tax": money(ex_tax(line.price)), "price_inc_tax": money(line.price),
-        "price_tax": zero, "base_total": zero, "total_ex_tax": zero, "total_inc_tax": zero, "total_tax": zero,
-        "weight": "1.0000", "width": "1.0000", "height": "1.0000", "depth": "1.0000", "quantity": line.quantity,
-        "base_cost_price": zero, "cost_price_inc_tax": zero, "cost_price_ex_tax": zero, "cost_price_tax": zero,
-        "is_refunded": False, "quantity_refunded": 0, "refund_amount": zero, "return_id": 0, "wrapping_id": 0,
-        "wrapping_name": "", "base_wrapping_cost": zero, "wrapping_cost_ex_tax": zero, "wrapping_cost_inc_tax": zero,
-        "wrapping_cost_tax": zero, "wrapping_message": "", "quantity_shipped": 0, "event_name": None,
-        "event_date": None, "fixed_shipping_cost": zero, "ebay_item_id": "", "ebay_transaction_id": "",
-        "option_set_id": None, "parent_order_product_id": None, "is_bundled_product": False,
-        "bin_picking_number": "", "external_id": None, "brand": "", "applied_discounts": [], "product_options": [],
-        "configurable_fields": [], "gift_certificate_id": None, "discounted_total_inc_tax": zero,
-    }  # fmt: skip
+        "id": pid,
+        "order_id": order_id,
+        "product_id": line.product_id,
+        "variant_id": line.variant_id,
+        "order_pickup_method_id": pickup_id,
+        "order_address_id": address_id,
+        "name": line.name,
+        "name_customer": line.name,
+        "name_merchant": line.name,
+        "sku": line.sku,
+        "upc": "",
+        "type": "physical",
+        "base_price": money(line.price),
+        "price_ex_tax": money(ex_tax(line.price)),
+        "price_inc_tax": money(line.price),
+        "price_tax": zero,
+        "base_total": zero,
+        "total_ex_tax": zero,
+        "total_inc_tax": zero,
+        "total_tax": zero,
+        "weight": "1.0000",
+        "width": "1.0000",
+        "height": "1.0000",
+        "depth": "1.0000",
+        "quantity": line.quantity,
+        "base_cost_price": zero,
+        "cost_price_inc_tax": zero,
+        "cost_price_ex_tax": zero,
+        "cost_price_tax": zero,
+        "is_refunded": False,
+        "quantity_refunded": 0,
+        "refund_amount": zero,
+        "return_id": 0,
+        "wrapping_id": 0,
+        "wrapping_name": "",
+        "base_wrapping_cost": zero,
+        "wrapping_cost_ex_tax": zero,
+        "wrapping_cost_inc_tax": zero,
+        "wrapping_cost_tax": zero,
+        "wrapping_message": "",
+        "quantity_shipped": 0,
+        "event_name": None,
+        "event_date": None,
+        "fixed_shipping_cost": zero,
+        "ebay_item_id": "",
+        "ebay_transaction_id": "",
+        "option_set_id": None,
+        "parent_order_product_id": None,
+        "is_bundled_product": False,
+        "bin_picking_number": "",
+        "external_id": None,
+        "brand": "",
+        "applied_discounts": [],
+        "product_options": [],
+        "configurable_fields": [],
+        "gift_certificate_id": None,
+        "discounted_total_inc_tax": zero,
+    }
 
 
 def reprice_product(product: dict[str, Any]) -> None:
@@ -215,10 +304,14 @@ def reprice_product(product: dict[str, Any]) -> None:
     ex = ex_tax(inc)
     total_inc, total_ex = inc * qty, ex * qty
     product.update(
-        price_ex_tax=money(ex), price_tax=money(inc - ex), base_total=money(total_inc),
-        total_ex_tax=money(total_ex), total_inc_tax=money(total_inc), total_tax=money(total_inc - total_ex),
+        price_ex_tax=money(ex),
+        price_tax=money(inc - ex),
+        base_total=money(total_inc),
+        total_ex_tax=money(total_ex),
+        total_inc_tax=money(total_inc),
+        total_tax=money(total_inc - total_ex),
         discounted_total_inc_tax=money(total_inc),
-    )  # fmt: skip
+    )
 
 
 def address_fields(address_id: int, order_id: int, billing: Mapping[str, Any]) -> dict[str, Any]:
@@ -226,14 +319,32 @@ def address_fields(address_id: int, order_id: int, billing: Mapping[str, Any]) -
     ex, zero = ex_tax(DELIVERY_FEE), money(Decimal(0))
     person = {k: billing[k] for k in ("first_name", "last_name", "company", "street_1", "street_2", "city", "zip")}
     return {
-        "id": address_id, "order_id": order_id, **person, "country": "Netherlands", "country_iso2": "NL",
-        "state": billing["state"], "email": billing["email"], "phone": billing["phone"], "items_total": 0,
-        "items_shipped": 0, "shipping_method": "Flat Rate", "base_cost": money(DELIVERY_FEE),
-        "cost_ex_tax": money(ex), "cost_inc_tax": money(DELIVERY_FEE), "cost_tax": money(DELIVERY_FEE - ex),
-        "cost_tax_class_id": 2, "base_handling_cost": zero, "handling_cost_ex_tax": zero,
-        "handling_cost_inc_tax": zero, "handling_cost_tax": zero, "handling_cost_tax_class_id": 2,
-        "shipping_zone_id": 1, "shipping_zone_name": "Netherlands", "shipping_quotes": None, "form_fields": [],
-    }  # fmt: skip
+        "id": address_id,
+        "order_id": order_id,
+        **person,
+        "country": "Netherlands",
+        "country_iso2": "NL",
+        "state": billing["state"],
+        "email": billing["email"],
+        "phone": billing["phone"],
+        "items_total": 0,
+        "items_shipped": 0,
+        "shipping_method": "Flat Rate",
+        "base_cost": money(DELIVERY_FEE),
+        "cost_ex_tax": money(ex),
+        "cost_inc_tax": money(DELIVERY_FEE),
+        "cost_tax": money(DELIVERY_FEE - ex),
+        "cost_tax_class_id": 2,
+        "base_handling_cost": zero,
+        "handling_cost_ex_tax": zero,
+        "handling_cost_inc_tax": zero,
+        "handling_cost_tax": zero,
+        "handling_cost_tax_class_id": 2,
+        "shipping_zone_id": 1,
+        "shipping_zone_name": "Netherlands",
+        "shipping_quotes": None,
+        "form_fields": [],
+    }
 
 
 def pickup_fields(consignment_id: int, location: Mapping[str, Any]) -> dict[str, Any]:
@@ -253,9 +364,11 @@ def ship_address_costs(order: BcOrder) -> None:
     inc = sum((Decimal(a["cost_inc_tax"]) for a in order.addresses), Decimal(0))
     ex = sum((Decimal(a["cost_ex_tax"]) for a in order.addresses), Decimal(0))
     order.data.update(
-        base_shipping_cost=money(inc), shipping_cost_ex_tax=money(ex),
-        shipping_cost_inc_tax=money(inc), shipping_cost_tax=money(inc - ex),
-    )  # fmt: skip
+        base_shipping_cost=money(inc),
+        shipping_cost_ex_tax=money(ex),
+        shipping_cost_inc_tax=money(inc),
+        shipping_cost_tax=money(inc - ex),
+    )
 
 
 def reprice(order: BcOrder) -> None:
@@ -267,9 +380,13 @@ def reprice(order: BcOrder) -> None:
     total_inc = sub_inc + Decimal(data["shipping_cost_inc_tax"]) - discount
     total_ex = sub_ex + Decimal(data["shipping_cost_ex_tax"]) - ex_tax(discount)
     data.update(
-        subtotal_ex_tax=money(sub_ex), subtotal_inc_tax=money(sub_inc), subtotal_tax=money(sub_inc - sub_ex),
-        total_ex_tax=money(total_ex), total_inc_tax=money(total_inc), total_tax=money(total_inc - total_ex),
-    )  # fmt: skip
+        subtotal_ex_tax=money(sub_ex),
+        subtotal_inc_tax=money(sub_inc),
+        subtotal_tax=money(sub_inc - sub_ex),
+        total_ex_tax=money(total_ex),
+        total_inc_tax=money(total_inc),
+        total_tax=money(total_inc - total_ex),
+    )
     count_items(order)
 
 
@@ -323,14 +440,24 @@ def shipping_consignment(address: dict[str, Any], base: str, items: list[dict[st
     """A shipping consignment (`shippingConsignment_Get`): the spec gives its costs as numbers, not strings."""
     resource = f"/orders/{address['order_id']}/consignments/shipping/{address['id']}/shipping_quotes"
     return {
-        "id": address["id"], **{k: address[k] for k in SHIPPING_KEYS}, "country_iso2": address["country_iso2"],
-        "state": address["state"], "email": address["email"], "phone": address["phone"], "form_fields": [],
-        "shipping_method": address["shipping_method"], "line_items": items,
-        "items_total": address["items_total"], "items_shipped": address["items_shipped"],
+        "id": address["id"],
+        **{k: address[k] for k in SHIPPING_KEYS},
+        "country_iso2": address["country_iso2"],
+        "state": address["state"],
+        "email": address["email"],
+        "phone": address["phone"],
+        "form_fields": [],
+        "shipping_method": address["shipping_method"],
+        "line_items": items,
+        "items_total": address["items_total"],
+        "items_shipped": address["items_shipped"],
         **{k: float(address[k]) for k in (*COST_KEYS, *HANDLING_KEYS)},
-        "cost_tax_class_id": 2, "handling_cost_tax_class_id": 2,
-        "shipping_zone_id": 1, "shipping_zone_name": "Netherlands", "shipping_quotes": link(base, resource),
-    }  # fmt: skip
+        "cost_tax_class_id": 2,
+        "handling_cost_tax_class_id": 2,
+        "shipping_zone_id": 1,
+        "shipping_zone_name": "Netherlands",
+        "shipping_quotes": link(base, resource),
+    }
 
 
 def render_address(address: dict[str, Any], base: str) -> dict[str, Any]:
@@ -433,16 +560,27 @@ def status_counts(orders: Iterable[BcOrder]) -> dict[str, Any]:
         counts[order.status_id] += 1
         total += 1
     statuses = [
-        {"id": sid, "name": name, "system_label": name, "custom_label": name, "system_description": text,
-         "count": counts[sid], "sort_order": position}
+        {
+            "id": sid,
+            "name": name,
+            "system_label": name,
+            "custom_label": name,
+            "system_description": text,
+            "count": counts[sid],
+            "sort_order": position,
+        }
         for sid, (name, text, position) in sorted(STATUSES.items(), key=lambda kv: kv[1][2])
-    ]  # fmt: skip
+    ]
     return {"statuses": statuses, "count": total}
 
 
 def status_json(status_id: int) -> dict[str, Any]:
     name, text, position = STATUSES[status_id]
     return {
-        "id": status_id, "name": name, "system_label": name, "custom_label": name,
-        "system_description": text, "order": position,
-    }  # fmt: skip
+        "id": status_id,
+        "name": name,
+        "system_label": name,
+        "custom_label": name,
+        "system_description": text,
+        "order": position,
+    }

@@ -46,14 +46,28 @@ from connector.sandbox.bigcommerce_orders import (
 
 ORDER_WRITABLE = {"status_id", "is_deleted", "staff_notes", "customer_message", "external_order_id"}
 SHIPMENT_FIELDS = {
-    "order_address_id", "tracking_number", "tracking_link", "merchant_shipping_cost", "shipping_method",
-    "shipping_provider", "tracking_carrier", "comments",
-}  # fmt: skip
+    "order_address_id",
+    "tracking_number",
+    "tracking_link",
+    "merchant_shipping_cost",
+    "shipping_method",
+    "shipping_provider",
+    "tracking_carrier",
+    "comments",
+}
 PROVIDERS = {
-    "": "", "auspost": "Australia Post", "canadapost": "Canada Post", "endicia": "Endicia", "usps": "USPS",
-    "fedex": "FedEx", "royalmail": "Royal Mail", "ups": "UPS", "upsready": "UPS Ready", "upsonline": "UPS Online",
+    "": "",
+    "auspost": "Australia Post",
+    "canadapost": "Canada Post",
+    "endicia": "Endicia",
+    "usps": "USPS",
+    "fedex": "FedEx",
+    "royalmail": "Royal Mail",
+    "ups": "UPS",
+    "upsready": "UPS Ready",
+    "upsonline": "UPS Online",
     "shipperhq": "ShipperHQ",
-}  # fmt: skip
+}
 TRACKING_URLS = {
     "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
     "ups": "https://www.ups.com/track?tracknum={}",
@@ -123,21 +137,29 @@ class OrdersApi:
     def routes(self) -> list[tuple[str, str, Callable[..., Any]]]:
         order, shipment = "/v2/orders/{order_id}", "/v2/orders/{order_id}/shipments/{shipment_id}"
         return [
-            ("GET", "/v2/orders", self.list_orders), ("GET", "/v2/orders/count", self.count_orders),
-            ("GET", order, self.get_order), ("PUT", order, self.put_order), ("DELETE", order, self.delete_order),
+            ("GET", "/v2/orders", self.list_orders),
+            ("GET", "/v2/orders/count", self.count_orders),
+            ("GET", order, self.get_order),
+            ("PUT", order, self.put_order),
+            ("DELETE", order, self.delete_order),
             ("GET", order + "/products", self.list_products),
             ("GET", order + "/products/{product_id}", self.get_product),
             ("GET", order + "/shipping_addresses", self.list_addresses),
             ("GET", order + "/shippingaddresses", self.list_addresses),
             ("GET", order + "/shipping_addresses/{address_id}", self.get_address),
             ("GET", order + "/shippingaddresses/{address_id}", self.get_address),
-            ("GET", order + "/coupons", self.list_coupons), ("GET", order + "/consignments", self.get_consignments),
-            ("GET", order + "/shipments", self.list_shipments), ("POST", order + "/shipments", self.create_shipment),
+            ("GET", order + "/coupons", self.list_coupons),
+            ("GET", order + "/consignments", self.get_consignments),
+            ("GET", order + "/shipments", self.list_shipments),
+            ("POST", order + "/shipments", self.create_shipment),
             ("DELETE", order + "/shipments", self.delete_shipments),
-            ("GET", order + "/shipments/count", self.count_shipments), ("GET", shipment, self.get_shipment),
-            ("PUT", shipment, self.put_shipment), ("DELETE", shipment, self.delete_shipment),
-            ("GET", "/v2/order_statuses", self.list_statuses), ("GET", "/v2/order_statuses/{status_id}", self.status),
-        ]  # fmt: skip
+            ("GET", order + "/shipments/count", self.count_shipments),
+            ("GET", shipment, self.get_shipment),
+            ("PUT", shipment, self.put_shipment),
+            ("DELETE", shipment, self.delete_shipment),
+            ("GET", "/v2/order_statuses", self.list_statuses),
+            ("GET", "/v2/order_statuses/{status_id}", self.status),
+        ]
 
     def _order(self, order_id: str) -> BcOrder:
         try:
@@ -317,14 +339,24 @@ class OrdersApi:
         contact = (*person, "country_iso2", "phone", "email")
         billing = order.data["billing_address"]
         shipment = {
-            "id": next(self.sb.ids["other"]), "order_id": order.id, "customer_id": order.data["customer_id"],
-            "order_address_id": address["id"], "date_created": rfc2822(self.sb.now()), "tracking_number": "",
-            "merchant_shipping_cost": money(Decimal(0)), "shipping_method": "None", "comments": "",
-            "shipping_provider": "", "tracking_carrier": "", "tracking_link": "",
-            "billing_address": {k: billing[k] for k in contact}, "shipping_address": {k: address[k] for k in contact},
+            "id": next(self.sb.ids["other"]),
+            "order_id": order.id,
+            "customer_id": order.data["customer_id"],
+            "order_address_id": address["id"],
+            "date_created": rfc2822(self.sb.now()),
+            "tracking_number": "",
+            "merchant_shipping_cost": money(Decimal(0)),
+            "shipping_method": "None",
+            "comments": "",
+            "shipping_provider": "",
+            "tracking_carrier": "",
+            "tracking_link": "",
+            "billing_address": {k: billing[k] for k in contact},
+            "shipping_address": {k: address[k] for k in contact},
             "items": [{"order_product_id": pid, "product_id": 0, "quantity": q} for pid, q in items.items()],
-            "shipping_provider_display_name": "", "generated_tracking_link": "",
-        }  # fmt: skip
+            "shipping_provider_display_name": "",
+            "generated_tracking_link": "",
+        }
         apply_tracking(shipment, body)
         order.shipments.append(shipment)
         return shipment

@@ -80,9 +80,13 @@ def v3_page(rows: Sequence[Any], query: Mapping[str, str]) -> dict[str, Any]:
     if page < pages:
         links["next"] = f"?page={page + 1}&limit={limit}"
     pagination = {
-        "total": len(rows), "count": len(chunk), "per_page": limit, "current_page": page, "total_pages": pages,
+        "total": len(rows),
+        "count": len(chunk),
+        "per_page": limit,
+        "current_page": page,
+        "total_pages": pages,
         "links": links,
-    }  # fmt: skip
+    }
     return {"data": chunk, "meta": {"pagination": pagination}}
 
 
@@ -205,10 +209,16 @@ class InventoryAndHooksApi:
     def _hook_json(self, sub: Subscription) -> dict[str, Any]:
         extra = sub.extra
         return {
-            "id": sub.id, "client_id": self.sb.client_id, "store_hash": self.sb.store_hash,
-            "created_at": extra["created_at"], "updated_at": extra["updated_at"], "scope": sub.topic,
-            "destination": sub.address, "is_active": sub.active, "headers": extra["headers"],
-        }  # fmt: skip
+            "id": sub.id,
+            "client_id": self.sb.client_id,
+            "store_hash": self.sb.store_hash,
+            "created_at": extra["created_at"],
+            "updated_at": extra["updated_at"],
+            "scope": sub.topic,
+            "destination": sub.address,
+            "is_active": sub.active,
+            "headers": extra["headers"],
+        }
 
     def _hook(self, hook_id: str) -> Subscription:
         sub = self.sb.subscriptions.get(int(hook_id)) if hook_id.isdigit() else None
@@ -302,6 +312,10 @@ def stock_fields(units: int) -> dict[str, int]:
 
 def item_at(item: CatalogueItem, location_id: int, name: str) -> dict[str, Any]:
     return {
-        "location_id": location_id, "location_code": name.upper(), "location_name": name,
-        **stock_fields(item.stock.get(name, 0)), "location_enabled": True, "settings": SETTINGS,
-    }  # fmt: skip
+        "location_id": location_id,
+        "location_code": name.upper(),
+        "location_name": name,
+        **stock_fields(item.stock.get(name, 0)),
+        "location_enabled": True,
+        "settings": SETTINGS,
+    }

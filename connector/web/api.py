@@ -54,8 +54,9 @@ def bearer_guard(runtime: Runtime) -> Any:
 
     def check(authorization: Annotated[str | None, Header()] = None) -> None:
         if not authorization or not hmac.compare_digest(authorization.encode(), expected):
-            raise HTTPException(401, "a valid admin token is required (Authorization: Bearer …)",
-                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+            raise HTTPException(
+                401, "a valid admin token is required (Authorization: Bearer …)", headers={"WWW-Authenticate": "Bearer"}
+            )
 
     return check
 
@@ -85,8 +86,9 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
         return {"stores": await run_in_threadpool(read)}
 
     @api.get("/orders", summary="Orders, newest first")
-    async def orders(store: str | None = None, status: str | None = None,
-                     limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:  # fmt: skip
+    async def orders(
+        store: str | None = None, status: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    ) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await run(service.orders, store=store, status=status, limit=limit)
         return result
 
@@ -96,8 +98,12 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
         return result
 
     for action in ("start", "pack", "ship", "pickup", "cancel"):
-        api.add_api_route(f"/orders/{{ref}}/{action}", _action_route(service, action, run, actor), methods=["POST"],
-                          summary=f"Fulfilment: {action}")  # fmt: skip
+        api.add_api_route(
+            f"/orders/{{ref}}/{action}",
+            _action_route(service, action, run, actor),
+            methods=["POST"],
+            summary=f"Fulfilment: {action}",
+        )
 
     @api.post("/orders/{ref}/pay", summary="Record a payment (takes no money)")
     async def pay(ref: str, body: PaymentBody) -> dict[str, Any]:
@@ -126,8 +132,9 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
         return {"counts": len(counts), "changed": moved}
 
     @api.get("/inbox", summary="Received deliveries and dead letters")
-    async def inbox(dead: bool = False, store: str | None = None,
-                    limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:  # fmt: skip
+    async def inbox(
+        dead: bool = False, store: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    ) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await run(service.inbox, dead=dead, store=store, limit=limit)
         return result
 
@@ -137,8 +144,9 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
         return {"queued": item_id}
 
     @api.get("/outbox", summary="Write-backs to the platforms")
-    async def outbox(failed: bool = False, store: str | None = None,
-                     limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:  # fmt: skip
+    async def outbox(
+        failed: bool = False, store: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    ) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await run(service.outbox, failed=failed, store=store, limit=limit)
         return result
 

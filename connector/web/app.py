@@ -16,6 +16,7 @@ from connector.runtime import Runtime
 from connector.service import Service
 from connector.storage.db import current_revision, head_revision
 from connector.web.api import build_api
+from connector.web.dashboard import build_dashboard
 from connector.webhooks import receive
 
 
@@ -28,12 +29,16 @@ def create_app(
     """The daemon's HTTP app. `on_webhook` runs after each kept delivery (wakes the inbox worker), `on_action`
     after each API or dashboard action (wakes the outbox worker)."""
     app = FastAPI(
-        title="Order sync connector", version=__version__, openapi_url="/api/openapi.json", docs_url="/api/docs",
+        title="Order sync connector",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
         redoc_url=None,
-    )  # fmt: skip
+    )
     app.state.runtime = runtime
     service = Service(runtime)
     app.include_router(build_api(runtime, service, on_action))
+    app.include_router(build_dashboard(runtime, service, on_action))
     stores = {s.name: s for s in runtime.config.stores}
 
     @app.get("/healthz", include_in_schema=False)

@@ -94,15 +94,25 @@ def running_stack(
             box.faults.webhook_retry_scale = 0.001
         described = {p: b.describe() for p, b in boxes.items()}
         locations = [
-            {"name": name, "priority": n + 1, "pickup": True,
-             "platform_ids": {p.value: str(d["locations"][name]) for p, d in described.items()}}
+            {
+                "name": name,
+                "priority": n + 1,
+                "pickup": True,
+                "platform_ids": {p.value: str(d["locations"][name]) for p, d in described.items()},
+            }
             for n, name in enumerate(LOCATIONS)
-        ]  # fmt: skip
+        ]
         stores = [
-            {"name": f"sbx-{p.value}", "platform": p.value, "base_url": d["base_url"], "credentials": d["credentials"],
-             "webhook_secret": d["webhook_secret"], "poll_interval": poll_interval}
+            {
+                "name": f"sbx-{p.value}",
+                "platform": p.value,
+                "base_url": d["base_url"],
+                "credentials": d["credentials"],
+                "webhook_secret": d["webhook_secret"],
+                "poll_interval": poll_interval,
+            }
             for p, d in described.items()
-        ]  # fmt: skip
+        ]
         path = write_config(
             tmp_path / "connector.toml", database_url, stores=stores, locations=locations, daemon=daemon
         )
@@ -116,10 +126,12 @@ def running_stack(
         wait_for(lambda: _first_polls_done(runtime), timeout=60, what="start-up polls finished")
         stack.callback(thread.join, 30)
         stack.callback(d.stop)
-        if webhooks:
-            for p, box in boxes.items():
-                box.subscribe_defaults(f"{config.daemon.public_url}/webhooks/sbx-{p.value}")
-        yield Stack(config, path, d, boxes)
+        if webhooks:  # through each platform's own webhook API, as `connector webhooks register` does
+            for name, sync in d.syncs.items():
+                sync.client.register_webhooks(f"{config.daemon.public_url}/webhooks/{name}")
+        running = Stack(config, path, d, boxes)
+        stack.callback(running.http.close)
+        yield running
 
 
 def _first_polls_done(runtime: Runtime) -> bool:

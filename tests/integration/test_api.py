@@ -20,8 +20,13 @@ from connector.web.app import create_app
 from tests.support import ADMIN_TOKEN, write_config
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-STORE = {"name": "bc", "platform": "bigcommerce", "base_url": "https://api.bigcommerce.com/stores/abc",
-         "credentials": {"access_token": "tok-123456"}, "webhook_secret": "whsec-123456"}  # fmt: skip
+STORE = {
+    "name": "bc",
+    "platform": "bigcommerce",
+    "base_url": "https://api.bigcommerce.com/stores/abc",
+    "credentials": {"access_token": "tok-123456"},
+    "webhook_secret": "whsec-123456",
+}
 LOCATIONS = [{"name": "amsterdam", "priority": 1, "pickup": True}]
 
 
@@ -33,12 +38,23 @@ def client(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
     runtime.sync_stores()
     eur = lambda x: Money(Decimal(x), "EUR")  # noqa: E731
     order = Order(
-        store="bc", platform=Platform.BIGCOMMERCE, external_id="100", number="100", kind=OrderKind.DELIVERY,
-        payment_status=PaymentStatus.UNPAID, platform_status="7", currency="EUR", subtotal=eur("20"),
-        shipping_total=eur("0"), tax_total=eur("0"), discount_total=eur("0"), total=eur("20"),
-        created_at=datetime(2026, 5, 1, tzinfo=UTC), updated_at=datetime(2026, 5, 1, tzinfo=UTC),
+        store="bc",
+        platform=Platform.BIGCOMMERCE,
+        external_id="100",
+        number="100",
+        kind=OrderKind.DELIVERY,
+        payment_status=PaymentStatus.UNPAID,
+        platform_status="7",
+        currency="EUR",
+        subtotal=eur("20"),
+        shipping_total=eur("0"),
+        tax_total=eur("0"),
+        discount_total=eur("0"),
+        total=eur("20"),
+        created_at=datetime(2026, 5, 1, tzinfo=UTC),
+        updated_at=datetime(2026, 5, 1, tzinfo=UTC),
         lines=(Line("A", "Alpha", 2, eur("10"), eur("20")),),
-    )  # fmt: skip
+    )
     with runtime.sessions.begin() as session:
         from connector import inventory
 
@@ -51,10 +67,20 @@ def client(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/api/stores"), ("GET", "/api/orders"), ("GET", "/api/orders/100"), ("POST", "/api/orders/100/pack"),
-     ("POST", "/api/orders/100/pay"), ("GET", "/api/stock"), ("PUT", "/api/stock"), ("GET", "/api/inbox"),
-     ("POST", "/api/inbox/1/replay"), ("GET", "/api/outbox"), ("POST", "/api/outbox/1/retry")],
-)  # fmt: skip
+    [
+        ("GET", "/api/stores"),
+        ("GET", "/api/orders"),
+        ("GET", "/api/orders/100"),
+        ("POST", "/api/orders/100/pack"),
+        ("POST", "/api/orders/100/pay"),
+        ("GET", "/api/stock"),
+        ("PUT", "/api/stock"),
+        ("GET", "/api/inbox"),
+        ("POST", "/api/inbox/1/replay"),
+        ("GET", "/api/outbox"),
+        ("POST", "/api/outbox/1/retry"),
+    ],
+)
 def test_every_api_route_needs_the_token(client: TestClient, method: str, path: str) -> None:
     assert client.request(method, path).status_code == 401
     assert client.request(method, path, headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -91,11 +117,17 @@ def test_order_flow_through_the_api(client: TestClient) -> None:
 
 
 def test_stock_put_and_get(client: TestClient) -> None:
-    put = client.put("/api/stock", headers=AUTH, json={"counts": [{"sku": "A", "location": "amsterdam", "on_hand": 9}],
-                                                        "batch": "b1"})  # fmt: skip
+    put = client.put(
+        "/api/stock",
+        headers=AUTH,
+        json={"counts": [{"sku": "A", "location": "amsterdam", "on_hand": 9}], "batch": "b1"},
+    )
     assert put.json() == {"counts": 1, "changed": 1}
-    again = client.put("/api/stock", headers=AUTH, json={"counts": [{"sku": "A", "location": "amsterdam", "on_hand": 9}],
-                                                          "batch": "b1"})  # fmt: skip
+    again = client.put(
+        "/api/stock",
+        headers=AUTH,
+        json={"counts": [{"sku": "A", "location": "amsterdam", "on_hand": 9}], "batch": "b1"},
+    )
     assert again.json()["changed"] == 0
     rows = client.get("/api/stock", headers=AUTH, params={"sku": "A"}).json()
     assert rows == [{"sku": "A", "location": "amsterdam", "on_hand": 9, "allocated": 2, "reserved": 0, "available": 7}]

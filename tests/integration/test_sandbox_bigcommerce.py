@@ -538,8 +538,17 @@ def test_shipments_are_validated(api: httpx.Client, control: httpx.Client) -> No
 
 def test_the_hooks_api_creates_lists_updates_and_deletes(api: httpx.Client, receiver: Receiver) -> None:
     created = hook(api, receiver.url, "store/order/created", headers={"custom-key": "value"})
-    assert set(created) == {"id", "client_id", "store_hash", "created_at", "updated_at", "scope", "destination",
-                            "is_active", "headers"}  # fmt: skip
+    assert set(created) == {
+        "id",
+        "client_id",
+        "store_hash",
+        "created_at",
+        "updated_at",
+        "scope",
+        "destination",
+        "is_active",
+        "headers",
+    }
     listed = api.get("/v3/hooks", params={"scope": "store/order/created"}).json()
     assert [h["id"] for h in listed["data"]] == [created["id"]]
     assert listed["meta"]["pagination"]["total"] == 1

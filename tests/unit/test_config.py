@@ -102,8 +102,10 @@ def test_load_config_reports_unreadable_and_invalid_toml(tmp_path: Path) -> None
 
 
 def test_shipped_example_and_demo_configs_are_valid() -> None:
-    env = {k: "value-for-tests" for k in ("SHOPIFY_TOKEN", "SHOPIFY_WEBHOOK_SECRET", "WOO_KEY", "WOO_SECRET",
-                                          "WOO_WEBHOOK_SECRET")}  # fmt: skip
+    env = {
+        k: "value-for-tests"
+        for k in ("SHOPIFY_TOKEN", "SHOPIFY_WEBHOOK_SECRET", "WOO_KEY", "WOO_SECRET", "WOO_WEBHOOK_SECRET")
+    }
     env["CONNECTOR_ADMIN_TOKEN"] = "x" * 20
     example = load_config(ROOT / "config" / "connector.example.toml", env=env)
     assert [s.name for s in example.stores] == ["ams-shopify", "ams-woo"]

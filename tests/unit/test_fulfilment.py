@@ -24,38 +24,70 @@ T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 
 
 def config(platform: str, **writeback: Any) -> Config:
-    creds = {"shopify": {"access_token": "x"}, "woocommerce": {"consumer_key": "k", "consumer_secret": "s"},
-             "bigcommerce": {"access_token": "x"}, "lightspeed": {"api_key": "k", "api_secret": "s"}}[platform]  # fmt: skip
+    creds = {
+        "shopify": {"access_token": "x"},
+        "woocommerce": {"consumer_key": "k", "consumer_secret": "s"},
+        "bigcommerce": {"access_token": "x"},
+        "lightspeed": {"api_key": "k", "api_secret": "s"},
+    }[platform]
     return validate_config(
         {
             "daemon": {"admin_token": "x" * 20},
             "locations": [{"name": "amsterdam", "priority": 1, "pickup": True}, {"name": "utrecht", "priority": 2}],
-            "stores": [{"name": "s", "platform": platform, "base_url": "https://p.example", "credentials": creds,
-                        "writeback": writeback}],
+            "stores": [
+                {
+                    "name": "s",
+                    "platform": platform,
+                    "base_url": "https://p.example",
+                    "credentials": creds,
+                    "writeback": writeback,
+                }
+            ],
         },
         env={},
-    )  # fmt: skip
+    )
 
 
 def eur(x: str) -> Money:
     return Money(Decimal(x), "EUR")
 
 
-def setup(session: Session, platform: str, lines: dict[str, int], *, kind: OrderKind = OrderKind.DELIVERY,
-          paid: bool = True, **writeback: Any) -> tuple[Workflow, t.Order]:  # fmt: skip
+def setup(
+    session: Session,
+    platform: str,
+    lines: dict[str, int],
+    *,
+    kind: OrderKind = OrderKind.DELIVERY,
+    paid: bool = True,
+    **writeback: Any,
+) -> tuple[Workflow, t.Order]:
     cfg = config(platform, **writeback)
     session.add(t.Store(name="s", platform=platform))
     session.flush()
-    inventory.import_counts(session, [inventory.Count("A", "amsterdam", 1), inventory.Count("B", "utrecht", 5),
-                                      inventory.Count("A", "utrecht", 0)])  # fmt: skip
+    inventory.import_counts(
+        session,
+        [inventory.Count("A", "amsterdam", 1), inventory.Count("B", "utrecht", 5), inventory.Count("A", "utrecht", 0)],
+    )
     stocker = Stocker(cfg)
     order = Order(
-        store="s", platform=Platform(platform), external_id="9", number="#9", kind=kind,
-        payment_status=PaymentStatus.PAID if paid else PaymentStatus.UNPAID, platform_status="x", currency="EUR",
-        subtotal=eur("30"), shipping_total=eur("0"), tax_total=eur("0"), discount_total=eur("0"), total=eur("30"),
-        created_at=T0, updated_at=T0, pickup_location="amsterdam" if kind is OrderKind.PICKUP else "",
+        store="s",
+        platform=Platform(platform),
+        external_id="9",
+        number="#9",
+        kind=kind,
+        payment_status=PaymentStatus.PAID if paid else PaymentStatus.UNPAID,
+        platform_status="x",
+        currency="EUR",
+        subtotal=eur("30"),
+        shipping_total=eur("0"),
+        tax_total=eur("0"),
+        discount_total=eur("0"),
+        total=eur("30"),
+        created_at=T0,
+        updated_at=T0,
+        pickup_location="amsterdam" if kind is OrderKind.PICKUP else "",
         lines=tuple(Line(sku, sku, q, eur("10"), eur("10") * q) for sku, q in lines.items()),
-    )  # fmt: skip
+    )
     outcome = ingest_order(session, session.scalar(select(t.Store.id)) or 0, order, source="test")
     stocker.on_outcome(session, outcome)
     session.flush()
@@ -65,8 +97,10 @@ def setup(session: Session, platform: str, lines: dict[str, int], *, kind: Order
 
 
 def outbox(session: Session) -> list[tuple[str, str, str]]:
-    return [(o.action, o.target_state, (o.payload or {}).get("location", "order"))
-            for o in session.scalars(select(t.OutboxItem).order_by(t.OutboxItem.id))]  # fmt: skip
+    return [
+        (o.action, o.target_state, (o.payload or {}).get("location", "order"))
+        for o in session.scalars(select(t.OutboxItem).order_by(t.OutboxItem.id))
+    ]
 
 
 def test_bigcommerce_packed_then_shipped_writes_9_then_10(session: Session) -> None:

@@ -22,12 +22,23 @@ def eur(x: str) -> Money:
 
 def order(updated: datetime = T0, qty: int = 1, **changes: object) -> Order:
     base = Order(
-        store="s", platform=Platform.WOOCOMMERCE, external_id="42", number="42", kind=OrderKind.DELIVERY,
-        payment_status=PaymentStatus.PAID, platform_status="processing", currency="EUR",
-        subtotal=eur("10.00") * qty, shipping_total=eur("0"), tax_total=eur("0"), discount_total=eur("0"),
-        total=eur("10.00") * qty, created_at=T0, updated_at=updated,
+        store="s",
+        platform=Platform.WOOCOMMERCE,
+        external_id="42",
+        number="42",
+        kind=OrderKind.DELIVERY,
+        payment_status=PaymentStatus.PAID,
+        platform_status="processing",
+        currency="EUR",
+        subtotal=eur("10.00") * qty,
+        shipping_total=eur("0"),
+        tax_total=eur("0"),
+        discount_total=eur("0"),
+        total=eur("10.00") * qty,
+        created_at=T0,
+        updated_at=updated,
         lines=(Line("SKU-1", "One", qty, eur("10.00"), eur("10.00") * qty),),
-    )  # fmt: skip
+    )
     return base.with_changes(**changes)
 
 
@@ -55,7 +66,8 @@ def test_create_then_update_records_what_changed(session: Session) -> None:
     assert row is not None
     assert to_model(row).lines[0].quantity == 3
     assert timeline(session)[0] == "created from webhook order.created"
-    assert "lines" in timeline(session)[1] and "total" in timeline(session)[1]
+    assert "lines" in timeline(session)[1]
+    assert "total" in timeline(session)[1]
 
 
 def test_stale_and_unchanged_versions_change_nothing(session: Session) -> None:

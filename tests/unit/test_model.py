@@ -121,10 +121,30 @@ def test_order_json_has_the_public_shape() -> None:
     )
     data = order_json(order)
     assert set(data) >= {
-        "id", "store", "platform", "external_id", "number", "kind", "status", "fulfilment_status",
-        "payment_status", "currency", "subtotal", "shipping_total", "tax_total", "discount_total", "total",
-        "customer", "shipping_address", "note", "lines", "fulfilments", "platform_status", "created_at", "updated_at",
-    }  # fmt: skip
+        "id",
+        "store",
+        "platform",
+        "external_id",
+        "number",
+        "kind",
+        "status",
+        "fulfilment_status",
+        "payment_status",
+        "currency",
+        "subtotal",
+        "shipping_total",
+        "tax_total",
+        "discount_total",
+        "total",
+        "customer",
+        "shipping_address",
+        "note",
+        "lines",
+        "fulfilments",
+        "platform_status",
+        "created_at",
+        "updated_at",
+    }
     assert data["total"] == "22.95"
     assert data["lines"] == [{"sku": "A", "name": "Alpha", "quantity": 2, "unit_price": "10.00", "total": "20.00"}]
     assert data["fulfilments"][0]["tracking"] == {"number": "1Z9", "carrier": "UPS", "url": ""}

@@ -24,13 +24,17 @@ CONFIG: Config = validate_config(
             {"name": "utrecht", "priority": 2, "pickup": True},
         ],
         "stores": [
-            {"name": "s", "platform": "woocommerce", "base_url": "https://w.example",
-             "credentials": {"consumer_key": "ck", "consumer_secret": "cs"},
-             "reservation": {"statuses": ["reserved"], "hold": "1h"}},
+            {
+                "name": "s",
+                "platform": "woocommerce",
+                "base_url": "https://w.example",
+                "credentials": {"consumer_key": "ck", "consumer_secret": "cs"},
+                "reservation": {"statuses": ["reserved"], "hold": "1h"},
+            },
         ],
     },
     env={},
-)  # fmt: skip
+)
 
 
 def eur(x: str) -> Money:
@@ -39,12 +43,23 @@ def eur(x: str) -> Money:
 
 def make(lines: dict[str, int], minute: int = 0, **changes: object) -> Order:
     order = Order(
-        store="s", platform=Platform.WOOCOMMERCE, external_id="7", number="7", kind=OrderKind.DELIVERY,
-        payment_status=PaymentStatus.PAID, platform_status="processing", currency="EUR", subtotal=eur("0"),
-        shipping_total=eur("0"), tax_total=eur("0"), discount_total=eur("0"), total=eur("0"), created_at=T0,
+        store="s",
+        platform=Platform.WOOCOMMERCE,
+        external_id="7",
+        number="7",
+        kind=OrderKind.DELIVERY,
+        payment_status=PaymentStatus.PAID,
+        platform_status="processing",
+        currency="EUR",
+        subtotal=eur("0"),
+        shipping_total=eur("0"),
+        tax_total=eur("0"),
+        discount_total=eur("0"),
+        total=eur("0"),
+        created_at=T0,
         updated_at=T0 + timedelta(minutes=minute),
         lines=tuple(Line(sku, sku, q, eur("0"), eur("0")) for sku, q in lines.items()),
-    )  # fmt: skip
+    )
     return order.with_changes(**changes)
 
 

@@ -1,0 +1,182 @@
+"""What the dashboard's pages read from the database: the fulfilment queue of a location and sync activity.
+
+    queue(session, location)        open fulfilments at one location, newest order first (a POS fulfilment list)
+    open_counts(session)            {location: open fulfilments}
+    failed_writes(session)          write-backs that gave up, newest first
+    hourly_activity(session, now)   the last 24 hours: orders stored per hour and store, and how late they came
+
+Reads only; the caller owns the session. Everything returned is a frozen value the templates can show as is.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from connector.model import FulfilmentStatus, OrderStatus, PaymentStatus
+from connector.storage import tables as t
+from connector.storage.types import OutboxStatus
+
+OPEN = (FulfilmentStatus.NEW.value, FulfilmentStatus.IN_PROGRESS.value, FulfilmentStatus.PACKED.value)
+_ADDRESS = ("name", "company", "line1", "line2", "postcode", "city", "region", "country", "phone")
+
+
+@dataclass(frozen=True)
+class Item:
+    sku: str
+    name: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One open fulfilment as the fulfilment list shows it."""
+
+    fulfilment_id: int
+    order_id: int
+    number: str
+    store: str
+    created_at: datetime
+    status: str
+    kind: str
+    customer: str
+    contact: str
+    items: tuple[Item, ...]
+    note: str
+    address: tuple[str, ...]
+    assigned_user: str
+    payment_status: str
+    paid: bool
+    total: Decimal
+    outstanding: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class FailedWrite:
+    id: int
+    store: str
+    order_id: int
+    number: str
+    action: str
+    target: str
+    location: str
+    attempts: int
+    last_error: str
+
+
+@dataclass(frozen=True)
+class Hour:
+    start: datetime
+    orders: dict[str, int]  # store -> orders stored in this hour
+    delay_s: float | None  # median seconds from the platform's creation to ours
+
+
+def queue(session: Session, location: str, limit: int = 200) -> list[QueueRow]:
+    query = (
+        select(t.Fulfilment)
+        .join(t.Order)
+        .where(t.Fulfilment.location == location, t.Fulfilment.status.in_(OPEN))
+        .where(t.Order.status == OrderStatus.OPEN.value, t.Order.deleted.is_(False))
+        .order_by(t.Order.platform_created_at.desc(), t.Order.id.desc(), t.Fulfilment.id)
+        .limit(limit)
+    )
+    return [_row(f) for f in session.scalars(query)]
+
+
+def _row(f: t.Fulfilment) -> QueueRow:
+    order = f.order
+    names = {line.sku: line.name for line in order.lines}
+    paid = order.paid_amount or Decimal(0)
+    return QueueRow(
+        fulfilment_id=f.id,
+        order_id=order.id,
+        number=order.number,
+        store=order.store.name,
+        created_at=order.platform_created_at,
+        status=f.status,
+        kind=order.kind,
+        customer=order.customer_name,
+        contact=order.customer_email or order.customer_phone,
+        items=tuple(Item(fl.sku, names.get(fl.sku, ""), fl.quantity) for fl in f.lines if fl.quantity),
+        note=order.note,
+        address=address_lines(order.shipping_address),
+        assigned_user=f.assigned_user or "",
+        payment_status=order.payment_status,
+        paid=PaymentStatus(order.payment_status).settled,
+        total=order.total,
+        outstanding=max(order.total - paid, Decimal(0)),
+        currency=order.currency,
+    )
+
+
+def address_lines(address: dict[str, str] | None) -> tuple[str, ...]:
+    """A stored address as the lines of a label; postcode and city share one."""
+    if not address:
+        return ()
+    city = " ".join(p for p in (address.get("postcode", ""), address.get("city", "")) if p)
+    parts = [address.get(k, "") for k in ("name", "company", "line1", "line2")]
+    parts += [city, address.get("region", ""), address.get("country", ""), address.get("phone", "")]
+    return tuple(p for p in parts if p)
+
+
+def open_counts(session: Session) -> dict[str, int]:
+    query = (
+        select(t.Fulfilment.location, func.count())
+        .join(t.Order)
+        .where(t.Fulfilment.status.in_(OPEN), t.Order.status == OrderStatus.OPEN.value, t.Order.deleted.is_(False))
+        .group_by(t.Fulfilment.location)
+    )
+    return {location: int(count) for location, count in session.execute(query)}
+
+
+def hourly_activity(session: Session, now: datetime, hours: int = 24) -> list[Hour]:
+    """Orders stored per hour (by the row's `created_at`) over the last `hours` hours, oldest hour first."""
+    first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
+    query = (
+        select(t.Order.created_at, t.Order.platform_created_at, t.Store.name)
+        .join(t.Store, t.Store.id == t.Order.store_id)
+        .where(t.Order.created_at >= first)
+    )
+    counts: list[Counter[str]] = [Counter() for _ in range(hours)]
+    delays: list[list[float]] = [[] for _ in range(hours)]
+    for stored, created, store in session.execute(query):
+        slot = int((stored - first).total_seconds() // 3600)
+        if 0 <= slot < hours:
+            counts[slot][store] += 1
+            delays[slot].append(max((stored - created).total_seconds(), 0.0))
+    return [
+        Hour(first + timedelta(hours=n), dict(counts[n]), statistics.median(delays[n]) if delays[n] else None)
+        for n in range(hours)
+    ]
+
+
+def failed_writes(session: Session, limit: int = 200) -> list[FailedWrite]:
+    query = (
+        select(t.OutboxItem, t.Store.name, t.Order.number)
+        .join(t.Store, t.Store.id == t.OutboxItem.store_id)
+        .join(t.Order, t.Order.id == t.OutboxItem.order_id)
+        .where(t.OutboxItem.status == OutboxStatus.FAILED.value)
+        .order_by(t.OutboxItem.id.desc())
+        .limit(limit)
+    )
+    return [
+        FailedWrite(
+            item.id,
+            store,
+            item.order_id,
+            number,
+            item.action,
+            item.target_state,
+            str((item.payload or {}).get("location") or ""),
+            item.attempts,
+            item.last_error or "",
+        )
+        for item, store, number in session.execute(query)
+    ]
