@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from connector import inventory
+from connector import inventory, logs
 from connector.config import validate_config
 from connector.ingest import ingest_order
 from connector.mapping import map_order
@@ -91,6 +91,7 @@ def run(platform: Platform, count: int, url: str) -> tuple[float, int]:
 
 
 def main() -> None:
+    logs.configure(json=False, level="warning")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=5000)
     parser.add_argument("--database-url", default="")

@@ -88,6 +88,7 @@ class StoreSync:
         }
         self.hooks: list[IngestHooks] = []
         self._poll_lock = threading.Lock()
+        self._client_lock = threading.Lock()
 
     @property
     def store_id(self) -> int:
@@ -95,9 +96,11 @@ class StoreSync:
 
     @property
     def client(self) -> Platform:
-        if self._client is None:
-            self._client = open_client(self.store, self.budget)
-        return self._client
+        """Opened on first use, once: polls, the inbox and the outbox run on different threads."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = open_client(self.store, self.budget)
+            return self._client
 
     def close(self) -> None:
         if self._client is not None:

@@ -10,7 +10,6 @@ Content-Security-Policy allows no inline style).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ PALETTE = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#0891b2", "#db2777")
 LINE_COLOUR = "#dc2626"
 WIDTH, HEIGHT = 720, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 56, 14, 30
+MINUTE_STEPS = (60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400, 604800)  # seconds: a time axis shows at least 1 min
 
 
 @dataclass(frozen=True)
@@ -79,12 +79,14 @@ def duration(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def _ceiling(value: float, steps: tuple[int, ...] = (1, 2, 5, 10)) -> float:
-    """A round axis maximum at or above `value`: one of `steps` times a power of ten."""
-    if value <= 0:
-        return float(steps[0])
-    power = 10.0 ** math.floor(math.log10(value))
-    return float(next(step * power for step in steps if step * power >= value))
+def _ceiling(value: float, steps: tuple[int, ...] = (2, 4, 6, 10)) -> float:
+    """A round axis maximum at or above `value`: the first of `steps` (then of `steps` times 10, 100, …)."""
+    scale = 1.0
+    while True:
+        for step in steps:
+            if step * scale >= value:
+                return step * scale
+        scale *= 10
 
 
 def colours(stores: Sequence[str]) -> dict[str, str]:
@@ -94,8 +96,8 @@ def colours(stores: Sequence[str]) -> dict[str, str]:
 def activity_chart(hours: Sequence[Hour], stores: Sequence[str]) -> Chart:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(hours), 1)
-    top = _ceiling(max((sum(h.orders.values()) for h in hours), default=0), (2, 4, 6, 10))  # a whole middle tick
-    delay_top = _ceiling(max((h.delay_s or 0 for h in hours), default=0) or 60)
+    top = _ceiling(max((sum(h.orders.values()) for h in hours), default=0))  # even: a whole middle tick
+    delay_top = _ceiling(max((h.delay_s or 0 for h in hours), default=0), MINUTE_STEPS)
     palette = colours(stores)
     rects = [r for n, h in enumerate(hours) for r in _stack(h, LEFT + n * slot, slot, plot_h, top, palette)]
     points = tuple(
@@ -155,7 +157,7 @@ def lag_chart(stores: Sequence[dict[str, Any]]) -> Chart:
     """One bar per store: seconds since its last successful poll (red when the store is unhealthy)."""
     row, left, width = 26, 150, WIDTH - 150 - 70
     ages = [s.get("last_success_age_s") for s in stores]
-    top = _ceiling(max((a for a in ages if a is not None), default=0) or 60)
+    top = _ceiling(max((a for a in ages if a is not None), default=0), MINUTE_STEPS)
     rects, labels = [], []
     for n, (store, age) in enumerate(zip(stores, ages, strict=True)):
         y = 8 + n * row

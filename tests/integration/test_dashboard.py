@@ -479,6 +479,23 @@ def test_a_pickup_order_is_paid_packed_and_picked_up(shop: Shop) -> None:
     assert "Order 1001 at utrecht: marked picked up." in shop.client.get(back).text
 
 
+def test_a_reservation_is_confirmed_from_the_queue(shop: Shop) -> None:
+    order_id = shop.order(kind=OrderKind.RESERVATION)
+    back = f"/queue?location={shop.fulfilment(order_id).location}"
+    login(shop.client)
+    page = shop.client.get(back).text
+    assert "Confirm reservation" in page
+    assert "Mark packed" not in page
+    post(shop.client, f"/orders/{order_id}/confirm", page, back=back)
+    page = shop.client.get(back).text
+    assert "Reservation 1001 confirmed: its stock is allocated, it is now a pickup order." in page
+    assert "Mark packed" in page
+    with shop.runtime.sessions() as session:
+        row = session.get(t.Order, order_id)
+        assert row is not None
+        assert row.kind == "pickup"
+
+
 def test_a_carrier_without_a_tracking_number_is_refused(shop: Shop) -> None:
     order_id = shop.order()
     login(shop.client)
@@ -590,9 +607,9 @@ def test_the_activity_chart_stacks_stores_per_hour_and_draws_the_delay() -> None
     assert first.height == pytest.approx(3 * second.height)
     assert second.y + second.height == pytest.approx(first.y)  # stacked
     plot_h = charts.HEIGHT - charts.TOP - charts.BOTTOM
-    delay_axis = 200  # seconds: the round maximum above the longest delay, 120 s
+    delay_axis = 120  # seconds: the round maximum at or above the longest delay
     assert [y for _, y in chart.line] == pytest.approx([charts.TOP + plot_h * (1 - d / delay_axis) for d in (30, 120)])
-    assert {label.text for label in chart.labels} >= {"0", "2", "4", "0 s", "1.7 min", "3.3 min"}
+    assert {label.text for label in chart.labels} >= {"0", "2", "4", "0 s", "1 min", "2 min"}
     assert "5 orders synced" in chart.description
     assert activity_chart([Hour(start, {}, None)], []).description == "No orders were synced in the last 24 hours."
 
