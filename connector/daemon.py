@@ -31,6 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from connector.errors import FatalError, RetriableError
 from connector.outbox import drain
 from connector.runtime import Runtime
+from connector.status import store_status
 from connector.stocking import Stocker
 from connector.storage.db import DatabaseLock, upgrade
 from connector.storage.leases import release_lease, renew_lease
@@ -88,6 +89,7 @@ class Daemon:
         ]
         jobs.append(Job("reservations", self._expire_holds, timedelta(minutes=1)))
         jobs.append(Job("outbox", self._drain_outbox, daemon.outbox_interval))
+        jobs.append(Job("gauges", self._update_gauges, timedelta(seconds=10)))
         return [*jobs, *self._extra_jobs]
 
     def _renew_leases(self) -> None:
@@ -142,6 +144,14 @@ class Daemon:
             names,
             stop=self._stop.is_set,
         )
+
+    def _update_gauges(self) -> None:
+        """Poll lag and outbox depth per store, for `/metrics`."""
+        with self.runtime.sessions() as session:
+            for row in store_status(session, self.runtime.config):
+                age = row["last_success_age_s"]
+                self.runtime.metrics.poll_lag.labels(row["store"]).set(age if age is not None else float("nan"))
+                self.runtime.metrics.outbox_depth.labels(row["store"]).set(row["outbox"]["pending"])
 
     def _expire_holds(self) -> None:
         with self.runtime.sessions.begin() as session:

@@ -45,7 +45,7 @@ def _one(
     cursor = None
     inbox: dict[str, int] = {}
     outbox: dict[str, int] = {}
-    webhooks: dict[str, Any] = {"last_delivery": None, "last_hour": 0}
+    webhooks: dict[str, Any] = {"last_delivery": None, "last_hour": 0, "found_by_poll_last_hour": 0, "silent": False}
     if row is not None:
         cursor = session.get(t.Cursor, (row.id, "orders"))
         inbox, outbox = _counts(session, t.InboxItem, row.id), _counts(session, t.OutboxItem, row.id)
@@ -58,6 +58,11 @@ def _one(
         problems.append(f"no successful poll for {int((now - last_success).total_seconds())} s")
     if outbox.get(OutboxStatus.FAILED.value):
         problems.append(f"{outbox[OutboxStatus.FAILED.value]} write-backs failed")
+    if webhooks["silent"]:
+        problems.append(
+            f"webhooks silent: polls found {webhooks['found_by_poll_last_hour']} new orders in the last hour "
+            "but no webhook arrived (run `connector webhooks register`)"
+        )
     return {
         "store": name,
         "platform": platform,
@@ -79,11 +84,37 @@ def _one(
             "failed": outbox.get(OutboxStatus.FAILED.value, 0),
         },
         "last_error": cursor.last_error if cursor else None,
+        "rate_budget": {
+            "calls": cursor.budget_calls if cursor else 0,
+            "throttled": cursor.budget_throttled if cursor else 0,
+        },
     }
 
 
 def _webhooks(session: Session, store_id: int, now: datetime) -> dict[str, Any]:
+    """Webhook health: deliveries, and whether polls keep finding new orders while webhooks stay silent."""
+    hour_ago = now - timedelta(hours=1)
     webhook = (t.InboxItem.store_id == store_id) & (t.InboxItem.source == "webhook")
     last = session.scalar(select(func.max(t.InboxItem.received_at)).where(webhook))
-    hour = session.scalar(select(func.count()).where(webhook, t.InboxItem.received_at >= now - timedelta(hours=1)))
-    return {"last_delivery": _iso(last), "last_hour": int(hour or 0)}
+    hour = int(session.scalar(select(func.count()).where(webhook, t.InboxItem.received_at >= hour_ago)) or 0)
+    found_by_poll = int(
+        session.scalar(
+            select(func.count())
+            .select_from(t.TimelineEntry)
+            .join(t.Order, t.Order.id == t.TimelineEntry.order_id)
+            .where(
+                t.Order.store_id == store_id,
+                t.TimelineEntry.kind == "inbound",
+                t.TimelineEntry.actor == "poll",
+                t.TimelineEntry.at >= hour_ago,
+                t.Order.platform_created_at >= hour_ago,  # new orders, not a backfill of old ones
+            )
+        )
+        or 0
+    )
+    return {
+        "last_delivery": _iso(last),
+        "last_hour": hour,
+        "found_by_poll_last_hour": found_by_poll,
+        "silent": found_by_poll > 0 and hour == 0,
+    }

@@ -227,13 +227,23 @@ class StoreSync:
             cursor.last_poll_finished_at = now
             cursor.last_success_at = now
             cursor.last_error = None
+            self.record_budget(cursor)
         self.runtime.metrics.poll_lag.labels(self.store.name).set(0)
         log.info("orders_polled", store=self.store.name, pages=result.pages, seen=result.seen, stored=result.stored)
+
+    def record_budget(self, cursor: t.Cursor) -> None:
+        """Keep the rate budget's counters where `status` can read them; count new 429s in the metrics."""
+        throttled_before = cursor.budget_throttled or 0
+        cursor.budget_calls = self.budget.calls
+        cursor.budget_throttled = self.budget.throttled
+        if self.budget.throttled > throttled_before:
+            self.runtime.metrics.throttled.labels(self.store.name).inc(self.budget.throttled - throttled_before)
 
     def _record_error(self, session: Session, message: str) -> None:
         cursor = self._cursor(session)
         cursor.last_error = message
         cursor.last_poll_finished_at = datetime.now(UTC)
+        self.record_budget(cursor)
 
     def _ingest_page(self, raws: list[Mapping[str, Any]], started: datetime, result: PollResult) -> None:
         mapped: list[tuple[Order | None, Mapping[str, Any], str]] = []

@@ -66,6 +66,8 @@ class Cursor(Base):
     last_success_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     orders_seen: Mapped[int] = mapped_column(default=0)
+    budget_calls: Mapped[int] = mapped_column(default=0)  # platform calls made by the daemon's client (running total)
+    budget_throttled: Mapped[int] = mapped_column(default=0)  # 429 / throttled answers among them
 
 
 class Order(Base):

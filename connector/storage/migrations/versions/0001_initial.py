@@ -117,6 +117,8 @@ def _create_cursors() -> None:
         _utc("last_success_at", nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         _int("orders_seen"),
+        _int("budget_calls"),
+        _int("budget_throttled"),
         _fk("cursors", "store_id", "stores"),
         sa.PrimaryKeyConstraint("store_id", "stream", name="pk_cursors"),
     )
