@@ -86,7 +86,13 @@ def wait_for(check: Callable[[], T | None], timeout: float = 30, every: float = 
 
 @contextmanager
 def running_stack(
-    tmp_path: Path, database_url: str, *, poll_interval: str = "1h", webhooks: bool = True, **daemon: Any
+    tmp_path: Path,
+    database_url: str,
+    *,
+    poll_interval: str = "1h",
+    webhooks: bool = True,
+    writeback: dict[Platform, dict[str, Any]] | None = None,
+    **daemon: Any,
 ) -> Iterator[Stack]:
     with ExitStack() as stack:
         boxes = {p: stack.enter_context(serve(SANDBOXES[p](locations=LOCATIONS, seed=3))) for p in Platform}
@@ -110,6 +116,7 @@ def running_stack(
                 "credentials": d["credentials"],
                 "webhook_secret": d["webhook_secret"],
                 "poll_interval": poll_interval,
+                **({"writeback": writeback[p]} if writeback and p in writeback else {}),
             }
             for p, d in described.items()
         ]
