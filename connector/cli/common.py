@@ -28,6 +28,7 @@ ConfigOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+StoreOption = Annotated[str, typer.Option("--store", help="The store's name from the configuration.")]
 
 
 class CliExit(Exception):

@@ -1,9 +1,10 @@
-"""`connector stock import|show` and `connector allocation simulate`."""
+"""`connector stock import|pull|show` and `connector allocation simulate`."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -13,9 +14,14 @@ from sqlalchemy import select
 
 from connector import inventory
 from connector.allocation import LocationInfo, Strategy, allocate, merge_demands
-from connector.cli.common import ConfigOption, JsonOption, console, fail, open_config, print_json
+from connector.cli.common import ConfigOption, JsonOption, StoreOption, console, fail, open_config, print_json
 from connector.cli.timeutil import parse_since
+from connector.config import Config, StoreConfig
+from connector.errors import ConfigError, SkippableError, SyncError
+from connector.platforms import open_client
+from connector.platforms.base import StockCount
 from connector.runtime import Runtime
+from connector.service import Service
 from connector.storage import tables as t
 from connector.storage.db import upgrade
 
@@ -54,6 +60,66 @@ def stock_import(
     finally:
         runtime.close()
     console.print(f"{len(counts)} counts read, {moved} levels changed")
+
+
+@stock_app.command("pull")
+def stock_pull(
+    store: StoreOption,
+    config: ConfigOption = None,
+) -> None:
+    """Set on-hand counts from a platform that keeps stock per location (Shopify, BigCommerce).
+
+    Reads every SKU's count at each location that has an id for the store's platform
+    (`[[locations]].platform_ids`) and sets our on-hand to it, as `stock import` does with a POS export.
+    """
+    runtime = _open(config)
+    try:
+        try:
+            settings = runtime.config.store(store)
+            counts, below_zero = merge_counts(_read_stock(settings, _location_ids(runtime.config, settings)))
+        except ConfigError as exc:
+            fail(f"config error: {exc}", code=2)
+        except SkippableError as exc:
+            fail(str(exc))
+        except SyncError as exc:
+            fail(f"stock pull from {store} stopped: {exc} (nothing was changed)")
+        moved = Service(runtime).set_stock(counts, batch=f"pull-{store}-{uuid.uuid4().hex}")
+    finally:
+        runtime.close()
+    console.print(f"{len(counts)} counts read from {store}, {moved} levels changed", highlight=False)
+    if below_zero:
+        console.print(f"{below_zero} counts below zero (oversold on the platform) were taken as 0", highlight=False)
+
+
+def _location_ids(config: Config, store: StoreConfig) -> dict[str, str]:
+    """Our location name -> the platform's id, for the locations that have one for the store's platform."""
+    found = {
+        loc.name: loc.platform_ids[store.platform] for loc in config.locations if store.platform in loc.platform_ids
+    }
+    if not found:
+        key = "locations[].platform_ids"
+        raise ConfigError(
+            key, f"no location has an id for {store.platform.value} (needed to pull {store.name}'s stock)"
+        )
+    return found
+
+
+def _read_stock(store: StoreConfig, location_ids: Mapping[str, str]) -> list[StockCount]:
+    client = open_client(store)
+    try:
+        return list(client.read_stock(location_ids))
+    finally:
+        client.close()
+
+
+def merge_counts(read: Iterable[StockCount]) -> tuple[list[inventory.Count], int]:
+    """One count per (sku, location): items sharing a SKU add up; a count below zero (the platform let the item
+    be oversold) is taken as none on hand, since our ledger's on-hand cannot go negative. Also says how many were."""
+    totals: dict[tuple[str, str], int] = {}
+    for c in read:
+        totals[(c.sku, c.location)] = totals.get((c.sku, c.location), 0) + c.on_hand
+    counts = [inventory.Count(sku, location, max(0, units)) for (sku, location), units in sorted(totals.items())]
+    return counts, sum(units < 0 for units in totals.values())
 
 
 @stock_app.command("show")

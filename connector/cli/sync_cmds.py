@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connector.cli.common import ConfigOption, JsonOption, console, fail, open_config, print_json
+from connector.cli.common import ConfigOption, JsonOption, StoreOption, console, fail, open_config, print_json
 from connector.cli.timeutil import parse_since
 from connector.errors import SyncError
 from connector.runtime import Runtime
@@ -19,7 +19,6 @@ from connector.sync import StoreSync
 
 webhooks_app = typer.Typer(help="Webhook subscriptions on the platforms.", no_args_is_help=True)
 inbox_app = typer.Typer(help="Received deliveries and dead letters.", no_args_is_help=True)
-StoreOption = Annotated[str, typer.Option("--store", help="The store's name from the configuration.")]
 
 
 def register(app: typer.Typer) -> None:

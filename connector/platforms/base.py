@@ -71,6 +71,15 @@ class PlatformWrite:
     tracking: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class StockCount:
+    """Units of one SKU on hand at one of OUR locations (by name), as a platform counts them."""
+
+    sku: str
+    location: str
+    on_hand: int
+
+
 class Platform(Protocol):
     """What the connector needs from a platform. Payloads are raw; `connector.mapping` turns them into `Order`s."""
 
@@ -94,6 +103,13 @@ class Platform(Protocol):
 
     def register_webhooks(self, address: str) -> list[str]:
         """Subscribe `address` to the order topics; returns what was created (idempotent: existing ones kept)."""
+        ...
+
+    def read_stock(self, location_ids: Mapping[str, str]) -> Iterator[StockCount]:
+        """Every SKU's units at each location of `location_ids` (OUR location name -> the platform's location id),
+        page by page, counted under our name. A platform with one stock level per product rather than per
+        location raises `SkippableError` (counts come from the POS there); an id the platform does not know is a
+        `ConfigError` or `FatalError`."""
         ...
 
     def close(self) -> None: ...

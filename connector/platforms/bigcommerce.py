@@ -1,8 +1,9 @@
 """BigCommerce: the store's orders over the V2 REST API, its webhooks over the V3 hooks API, and webhook receipt.
 
-Why these endpoints: orders exist only in V2 (`/v2/orders`); webhooks only in V3 (`/v3/hooks`). One `httpx.Client`
-per store (keep-alive) sends `X-Auth-Token` (plus `X-Auth-Client` when the store has a `client_id`) and
-`Accept: application/json` to `{base_url}/v2/...` and `{base_url}/v3/...`.
+Why these endpoints: orders exist only in V2 (`/v2/orders`); webhooks and stock per location only in V3
+(`/v3/hooks`, `/v3/inventory`: see `bigcommerce_stock`). One `httpx.Client` per store (keep-alive) sends
+`X-Auth-Token` (plus `X-Auth-Client` when the store has a `client_id`) and `Accept: application/json` to
+`{base_url}/v2/...` and `{base_url}/v3/...`.
 
 The bundle handed to `connector.mapping.bigcommerce`: the V2 order with `products` (order products),
 `shipping_addresses` and `consignments` (object structure) in place of their resource links. The listing asks for
@@ -54,12 +55,14 @@ import httpx
 import structlog
 
 from connector.config import StoreConfig
-from connector.errors import FatalError, RetriableError, SkippableError, WebhookRejected
+from connector.errors import ConfigError, FatalError, RetriableError, SkippableError, WebhookRejected
 from connector.mapping.statuses import Action
+from connector.platforms import bigcommerce_stock as stock
 from connector.platforms.base import (
     OrderPage,
     PlatformWrite,
     RateBudget,
+    StockCount,
     WebhookDelivery,
     call,
     classify_status,
@@ -242,6 +245,23 @@ class BigCommerceClient:
             hook, what = self._ensure_hook(scope, address, mine[0] if mine else None)
             described.append(f"{scope} -> {address} (hook {hook.get('id')}, {what})")
         return described
+
+    def read_stock(self, location_ids: Mapping[str, str]) -> Iterator[StockCount]:
+        """`total_inventory_onhand` of every item at the configured locations, page by page (`bigcommerce_stock`);
+        a location the store does not have is a configuration error, not an empty count."""
+        names = stock.location_names(location_ids)
+        params = {"location_id:in": stock.id_filter(names), "limit": str(self.page_limit)}
+        missing = stock.missing_location(self._get("/v3/inventory/locations", params), names)
+        if missing is not None:
+            name, number = missing
+            raise ConfigError(f"locations.{name}.platform_ids.bigcommerce", f"BigCommerce has no location {number}")
+        page, pages = 1, 1
+        while page <= pages:
+            answer = self._get("/v3/inventory/items", {**params, "page": str(page)})
+            counts = list(stock.stock_counts(answer, names, **self._context))
+            log.info("stock_page_fetched", store=self.store.name, page=page, counts=len(counts))
+            yield from counts
+            page, pages = page + 1, _total_pages(answer)
 
     def close(self) -> None:
         self._http.close()

@@ -58,6 +58,7 @@ from connector.platforms.base import (
     OrderPage,
     PlatformWrite,
     RateBudget,
+    StockCount,
     WebhookDelivery,
     call,
     classify_status,
@@ -234,6 +235,12 @@ class LightspeedClient:
             hook, what = self._ensure_webhook(action, target, mine[0] if mine else None)
             described.append(f"orders/{action} -> {target} (webhook {hook.get('id')}, {what})")
         return described
+
+    def read_stock(self, location_ids: Mapping[str, str]) -> Iterator[StockCount]:
+        """Refused: Lightspeed eCom keeps one `stockLevel` per variant, not one per location."""
+        raise SkippableError(
+            "Lightspeed eCom has no per-location stock; import counts from the POS instead", **self._context
+        )
 
     def close(self) -> None:
         self._http.close()

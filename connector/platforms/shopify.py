@@ -15,6 +15,7 @@ two, and every operation the connector needs has a GraphQL form (platforms.md se
     order(id:) { cancelledAt displayFulfillmentStatus fulfillmentOrders } the state a write-back is decided on
     fulfillmentCreateV2, fulfillmentOrderLineItemsPreparedForPickup, orderCancel      write-backs
     webhookSubscriptions, webhookSubscriptionCreate                      the orders/* subscriptions
+    location(id:) { inventoryLevels(first, after) }                      stock per location (`read_stock`)
 
 The module is split in four: this one (the `Platform`, webhook checks), `shopify_transport` (one GraphQL request:
 the SDK's per-thread session set in the calling thread, the cost gauge, errors by meaning), `shopify_queries` (the
@@ -41,6 +42,7 @@ mutations) can sustain at 100 points a second.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,10 +50,10 @@ from typing import Any
 import structlog
 
 from connector.config import StoreConfig
-from connector.errors import FatalError, RetriableError, SkippableError, WebhookRejected
+from connector.errors import ConfigError, FatalError, RetriableError, SkippableError, WebhookRejected
 from connector.mapping.statuses import Action
 from connector.platforms import shopify_queries as q
-from connector.platforms.base import OrderPage, PlatformWrite, RateBudget, RetryPolicy, WebhookDelivery
+from connector.platforms.base import OrderPage, PlatformWrite, RateBudget, RetryPolicy, StockCount, WebhookDelivery
 from connector.platforms.shopify_transport import (
     DEFAULT_POLICY,
     TIMEOUT_S,
@@ -78,6 +80,7 @@ ORDER_TOPICS = (
     "orders/delete",
     "orders/edited",
 )
+LOCATION_GID = re.compile(r"gid://shopify/Location/[0-9]+")
 ONCE = RetryPolicy(attempts=1)  # mutations: a lost answer is retried by the outbox, which reads Shopify first
 CANCEL_NOTE = "Cancelled by the order sync connector"
 
@@ -170,6 +173,17 @@ def orders_search(since: datetime | None, until: datetime | None) -> str | None:
     return " ".join(terms) or None
 
 
+def location_gid(name: str, platform_id: str) -> str:
+    """The gid of our location `name`'s Shopify location, configured as the gid itself or as its number."""
+    text = platform_id.strip()
+    if text.isdigit():
+        return f"gid://shopify/Location/{text}"
+    if LOCATION_GID.fullmatch(text):
+        return text
+    key = f"locations.{name}.platform_ids.shopify"
+    raise ConfigError(key, f"{platform_id!r} is not a Shopify location id (gid://shopify/Location/N, or N)")
+
+
 def topic_enum(topic: str) -> str:
     """`orders/partially_fulfilled` -> `ORDERS_PARTIALLY_FULFILLED` (GraphQL's `WebhookSubscriptionTopic`)."""
     return topic.upper().replace("/", "_")
@@ -186,11 +200,13 @@ class ShopifyClient:
         *,
         policy: RetryPolicy = DEFAULT_POLICY,
         page_size: int = q.PAGE_ORDERS,
+        stock_page_size: int = q.PAGE_LEVELS,
         timeout: float = TIMEOUT_S,
     ) -> None:
         self.store = store
         self.budget = budget
         self.page_size = page_size
+        self.stock_page_size = stock_page_size
         self.api = ShopifyTransport(store, budget, policy=policy, timeout=timeout)
 
     @property
@@ -203,9 +219,17 @@ class ShopifyClient:
         return self.api.context
 
     def _query(
-        self, operation: str, document: str, variables: Mapping[str, Any], *, what: str, once: bool = False
+        self,
+        operation: str,
+        document: str,
+        variables: Mapping[str, Any],
+        *,
+        what: str,
+        once: bool = False,
+        partial_ok: bool = True,
     ) -> dict[str, Any]:
-        return self.api.query(operation, document, variables, what=what, policy=ONCE if once else None)
+        policy = ONCE if once else None
+        return self.api.query(operation, document, variables, what=what, policy=policy, partial_ok=partial_ok)
 
     def _mapping(self, value: object, what: str) -> dict[str, Any]:
         return obj(value, what, **self._context)
@@ -420,8 +444,60 @@ class ShopifyClient:
             raise FatalError(f"{what}: Shopify refused: {messages(list(errors))}", **self._context)
         return self._mapping(payload.get("webhookSubscription"), what)
 
+    # --- stock ---------------------------------------------------------------------------------------------
+    def read_stock(self, location_ids: Mapping[str, str]) -> Iterator[StockCount]:
+        """Each location's inventory levels, page by page: `on_hand` where the API version has it (2023-01 on),
+        else `available`, which leaves out units committed to unfulfilled orders (see `shopify_queries`).
+
+        Items Shopify does not track (`tracked: false`) and items without a SKU are left out: they have no count
+        to give, and our ledger knows items by SKU only.
+        """
+        operation, document, quantity = q.stock_query(self.store.api_version)
+        wanted = {name: location_gid(name, platform_id) for name, platform_id in location_ids.items()}
+        for name, gid in wanted.items():
+            variables: dict[str, Any] = {"id": gid, "first": self.stock_page_size, "after": None}
+            while True:
+                levels = self._stock_page(operation, document, variables, name)
+                counts = [c for c in (stock_count(lv, name, quantity) for lv in nodes(levels)) if c is not None]
+                log.info("stock_page_fetched", store=self.store.name, location=name, counts=len(counts))
+                yield from counts
+                info = levels.get("pageInfo") or {}
+                if not info.get("hasNextPage") or not info.get("endCursor"):
+                    break
+                variables["after"] = info["endCursor"]
+
+    def _stock_page(self, operation: str, document: str, variables: Mapping[str, Any], name: str) -> dict[str, Any]:
+        """One page of a location's inventory levels; a location Shopify does not have is a configuration error.
+
+        Every field is needed (`partial_ok=False`): without `read_inventory` (or `read_locations`) Shopify answers
+        `location: null` with ACCESS_DENIED, which must not pass for a location that is not there.
+        """
+        what = f"read stock at {name}"
+        location = self._query(operation, document, variables, what=what, partial_ok=False).get("location")
+        if location is None:
+            key = f"locations.{name}.platform_ids.shopify"
+            raise ConfigError(key, f"Shopify has no location {variables['id']} (check the id in the admin)")
+        return self._mapping(self._mapping(location, what).get("inventoryLevels"), what)
+
     def close(self) -> None:
         """Nothing to release: every request opens its own connection (urllib, as the SDK does)."""
+
+
+def stock_count(level: Mapping[str, Any], location: str, quantity: str) -> StockCount | None:
+    """The count one inventory level gives (`quantity` is "on_hand" or "available"), None for an untracked item
+    or one without a SKU. Shopify lets a level go below zero (oversold); that is passed on as it is."""
+    item = level.get("item")
+    sku = str(item.get("sku") or "").strip() if isinstance(item, Mapping) else ""
+    if not sku or not isinstance(item, Mapping) or item.get("tracked") is False:
+        return None
+    if quantity == "available":
+        units = level.get("available")
+    else:
+        named = [x for x in level.get("quantities") or () if isinstance(x, Mapping) and x.get("name") == quantity]
+        units = named[0].get("quantity") if named else None
+    if isinstance(units, bool) or not isinstance(units, int):
+        raise RetriableError(f"read stock at {location}: Shopify gave no {quantity} for {sku}")
+    return StockCount(sku, location, units)
 
 
 def _code(error: Any) -> str:
@@ -437,9 +513,11 @@ __all__ = [
     "ORDER_TOPICS",
     "ShopifyClient",
     "budget",
+    "location_gid",
     "order_gid",
     "orders_search",
     "parse_webhook",
+    "stock_count",
     "topic_enum",
     "verify_webhook",
 ]

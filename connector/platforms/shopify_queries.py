@@ -18,7 +18,16 @@ Requested costs (Shopify's documented rules, as the sandbox computes them; check
     WRITE_STATE   an order's fulfillment     333 points requested
                   orders (for write-backs)
     more_query    one connection, next page  at most 633 points requested
+    stock_query   PAGE_LEVELS (250) levels   503 points requested (1 + 2 + 250 x 2) with `available`,
+                  of one location            753 by the same rules (1 + 2 + 250 x 3) with `quantities`,
+                                               which the sandbox's 2022-07 slice cannot check
     mutations                                10 points each
+
+A location's stock (`stock_query`) depends on the API version: `InventoryLevel.available` (units free to sell:
+on hand minus those committed to unfulfilled orders and those set aside) is all the 2022-07 schema has; 2023-01
+added `quantities(names:)` with `on_hand` (every unit physically there, committed ones included) and 2024-04
+removed `available`. Our ledger's on_hand includes units allocated to open orders, so `on_hand` is asked for
+wherever the version has it.
 
 A connection is named by its path, the connection fields above it: "lineItems", "fulfillmentOrders",
 "fulfillmentOrders.lineItems". `CONNECTIONS` says which connections an object reached by each path holds.
@@ -270,14 +279,44 @@ mutation WebhookCreate($topic: WebhookSubscriptionTopic!, $webhookSubscription: 
 }
 """
 
+PAGE_LEVELS = 250  # inventory levels per page of a location's stock (Shopify's most for `first`)
+NAMED_QUANTITIES_SINCE = "2023-01"  # the first API version with `InventoryLevel.quantities(names:)`
+
+_LOCATION_STOCK = """
+query %s($id: ID!, $first: Int!, $after: String) {
+  location(id: $id) {
+    id
+    inventoryLevels(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { %s item { sku tracked } }
+    }
+  }
+}
+"""
+LOCATION_STOCK_AVAILABLE = _LOCATION_STOCK % ("LocationStockAvailable", "available")
+LOCATION_STOCK_ON_HAND = _LOCATION_STOCK % ("LocationStockOnHand", 'quantities(names: ["on_hand"]) { name quantity }')
+
+
+def stock_query(api_version: str) -> tuple[str, str, str]:
+    """(operation, document, quantity) that reads a location's stock in `api_version`: `on_hand` from 2023-01 on
+    (and on `unstable`), `available` before (see the module docstring)."""
+    if api_version == "unstable" or api_version >= NAMED_QUANTITIES_SINCE:
+        return "LocationStockOnHand", LOCATION_STOCK_ON_HAND, "on_hand"
+    return "LocationStockAvailable", LOCATION_STOCK_AVAILABLE, "available"
+
+
 __all__ = [
     "CANCEL",
     "CONNECTIONS",
     "FULFILL",
+    "LOCATION_STOCK_AVAILABLE",
+    "LOCATION_STOCK_ON_HAND",
     "MORE_SIZES",
+    "NAMED_QUANTITIES_SINCE",
     "ORDERS_PAGE",
     "ORDER_QUERY",
     "ORDER_SIZES",
+    "PAGE_LEVELS",
     "PAGE_ORDERS",
     "PAGE_SIZES",
     "PREPARE_FOR_PICKUP",
@@ -289,4 +328,5 @@ __all__ = [
     "more_operation",
     "more_query",
     "order_fields",
+    "stock_query",
 ]

@@ -16,7 +16,9 @@ Shopify. It
       THROTTLED                         RateLimited(retry_after = (requested - available) / restoreRate)
       MAX_COST_EXCEEDED                 QueryTooCostly (fatal; a page listing asks again with a smaller page)
       INTERNAL_SERVER_ERROR, TIMEOUT    RetriableError
-      ACCESS_DENIED on some fields      the rest of the answer is used (e.g. customer data the app may not read)
+      ACCESS_DENIED on some fields      the rest of the answer is used (e.g. customer data the app may not read),
+                                        unless the caller needs all of it (`partial_ok=False`: a stock read,
+                                        where a field left out would look like a location that is not there)
       anything else                     FatalError (a query this API version rejects, a missing scope)
 
 Cost gauge: every answer reports `extensions.cost.throttleStatus` (`currentlyAvailable`, `maximumAvailable`,
@@ -170,20 +172,24 @@ class ShopifyTransport:
         *,
         what: str,
         policy: RetryPolicy | None = None,
+        partial_ok: bool = True,
     ) -> dict[str, Any]:
-        """The `data` of one GraphQL request, under the store's budget (paused first if its cost would not fit)."""
+        """The `data` of one GraphQL request, under the store's budget (paused first if its cost would not fit);
+        with `partial_ok`, also when only fields the app may not read failed."""
         wait = self.gauge.reserve(operation)
         if wait > 0:
             self.budget.pause(wait)
             log.debug("rate_budget_paused", store=self.store.name, operation=operation, wait_s=round(wait, 3))
         return call(
             self.budget,
-            lambda: self._attempt(operation, document, variables, what),
+            lambda: self._attempt(operation, document, variables, what, partial_ok),
             policy=policy or self.policy,
             what=what,
         )
 
-    def _attempt(self, operation: str, document: str, variables: Mapping[str, Any], what: str) -> dict[str, Any]:
+    def _attempt(
+        self, operation: str, document: str, variables: Mapping[str, Any], what: str, partial_ok: bool
+    ) -> dict[str, Any]:
         body = self._post(operation, document, variables, what)
         extensions = body.get("extensions")
         cost = extensions.get("cost") if isinstance(extensions, Mapping) else None
@@ -192,7 +198,7 @@ class ShopifyTransport:
         errors = body.get("errors")
         data = body.get("data")
         if errors:
-            self._raise_for_errors(errors if isinstance(errors, list) else [errors], data, cost, what)
+            self._raise_for_errors(errors if isinstance(errors, list) else [errors], data, cost, what, partial_ok)
         return obj(data, what, **self.context)
 
     def _sdk(self) -> Any:
@@ -234,8 +240,9 @@ class ShopifyTransport:
             detail += " (check the access_token and the app's scopes)"
         return classify_status(exc.code, detail, retry_after=retry_after, **self.context)
 
-    def _raise_for_errors(self, errors: list[Any], data: Any, cost: Any, what: str) -> None:
-        """Raise what Shopify's GraphQL `errors` mean; return when only fields the app may not read failed."""
+    def _raise_for_errors(self, errors: list[Any], data: Any, cost: Any, what: str, partial_ok: bool) -> None:
+        """Raise what Shopify's GraphQL `errors` mean; return when only fields the app may not read failed (and
+        the caller can do without them)."""
         codes = error_codes(errors)
         detail = f"{what}: {messages(errors)}"
         if "THROTTLED" in codes:
@@ -245,7 +252,8 @@ class ShopifyTransport:
             raise QueryTooCostly(detail, cost=cost_of, limit=limit, **self.context)
         if codes <= RETRIABLE_CODES:
             raise RetriableError(detail, **self.context)
-        if isinstance(data, Mapping) and codes == {"ACCESS_DENIED"} and all(_has_path(e) for e in errors):
+        denied = codes == {"ACCESS_DENIED"} and all(_has_path(e) for e in errors)
+        if partial_ok and isinstance(data, Mapping) and denied:
             log.warning("graphql_fields_denied", store=self.store.name, what=what, errors=messages(errors))
             return  # e.g. customer fields without protected-data access: the rest of the answer stands
         raise FatalError(f"GraphQL errors: {detail}", **self.context)

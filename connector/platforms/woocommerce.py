@@ -58,6 +58,7 @@ from connector.platforms.base import (
     PlatformWrite,
     RateBudget,
     RetryPolicy,
+    StockCount,
     WebhookDelivery,
     call,
     classify_status,
@@ -406,6 +407,13 @@ class WooCommerceClient:
         topic, ident = hook.get("topic"), hook.get("id")
         log.info("webhook_registered", store=self.store.name, topic=topic, webhook=ident, action=action)
         return _describe(hook, action)
+
+    # --- stock -------------------------------------------------------------------------------------------
+    def read_stock(self, location_ids: Mapping[str, str]) -> Iterator[StockCount]:
+        """Refused: WooCommerce keeps one `stock_quantity` per product or variation, not one per location."""
+        raise SkippableError(
+            "WooCommerce has no per-location stock; import counts from the POS instead", **self._context
+        )
 
     def close(self) -> None:
         """Nothing to release: the SDK opens a connection per call (`requests.request`)."""

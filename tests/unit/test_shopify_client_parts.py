@@ -63,6 +63,34 @@ def test_the_costs_are_those_the_docstring_gives() -> None:
     assert max(requested_cost(q.more_query(path)) for path in CONNECTIONS) == 633
 
 
+# A location's stock: `available` up to 2022-10, `quantities(names:)` from 2023-01 on (Shopify removed `available`
+# in 2024-04). The later field, as shopify.dev documents it for 2024-07, added to 2022-07's schema:
+QUANTITIES_2023_01 = """
+extend type InventoryLevel { quantities(names: [String!]!): [InventoryQuantity!]! }
+type InventoryQuantity { id: ID! name: String! quantity: Int! updatedAt: DateTime }
+"""
+
+
+@cache
+def admin_schema_with_quantities() -> GraphQLSchema:
+    text = samples.load_text("shopify", "admin-2022-07.graphql") + QUANTITIES_2023_01
+    return build_schema(text, assume_valid=True)
+
+
+def test_stock_is_read_as_available_before_2023_01_and_as_on_hand_from_then_on() -> None:
+    assert [q.stock_query(v)[2] for v in ("2022-07", "2022-10")] == ["available", "available"]
+    assert [q.stock_query(v)[2] for v in ("2023-01", "2024-07", "2025-01", "unstable")] == ["on_hand"] * 4
+    old, new = parse(q.LOCATION_STOCK_AVAILABLE), parse(q.LOCATION_STOCK_ON_HAND)
+    assert [error.message for error in validate(admin_schema(), old)] == []
+    assert [error.message for error in validate(schema(), old)] == []
+    assert [error.message for error in validate(admin_schema_with_quantities(), new)] == []
+    assert validate(admin_schema(), new)  # 2022-07 has no `quantities`: the version decides which one is sent
+
+
+def test_a_page_of_a_locations_stock_costs_what_the_docstring_gives() -> None:
+    assert requested_cost(q.LOCATION_STOCK_AVAILABLE, first=q.PAGE_LEVELS) == 503
+
+
 def test_every_connection_is_sized_and_paginated() -> None:
     fragment = q.order_fields(
         {"shippingLines": 1, "lineItems": 2, "fulfillmentOrders": 3, "fulfillmentOrders.lineItems": 4}
