@@ -66,6 +66,7 @@ from connector.platforms.base import (
     WebhookDelivery,
     call,
     classify_status,
+    http_request,
     parse_retry_after,
 )
 from connector.platforms.signatures import check_standard_webhooks
@@ -377,14 +378,7 @@ class BigCommerceClient:
         return call(self.budget, attempt, what=what)
 
     def _request(self, method: str, path: str, params: Mapping[str, str] | None, body: Any) -> httpx.Response:
-        try:
-            return self._http.request(method, path, params=params, json=body)
-        except httpx.TimeoutException as exc:
-            raise RetriableError(f"{method} {path} timed out ({type(exc).__name__})", **self._context) from exc
-        except httpx.HTTPError as exc:
-            raise RetriableError(f"{method} {path} failed: {type(exc).__name__}: {exc}", **self._context) from exc
-        except httpx.InvalidURL as exc:
-            raise FatalError(f"{method} {path}: the store's base_url is not usable ({exc})", **self._context) from exc
+        return http_request(self._http, method, path, params=params, body=body, context=self._context)
 
     def _observe(self, response: httpx.Response) -> None:
         """Learn the store's plan from the rate-limit headers; pause before the platform would refuse."""

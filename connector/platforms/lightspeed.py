@@ -52,7 +52,7 @@ import httpx
 import structlog
 
 from connector.config import StoreConfig
-from connector.errors import FatalError, RetriableError, SkippableError, WebhookRejected
+from connector.errors import RetriableError, SkippableError, WebhookRejected
 from connector.mapping.statuses import Action
 from connector.platforms.base import (
     OrderPage,
@@ -62,6 +62,7 @@ from connector.platforms.base import (
     WebhookDelivery,
     call,
     classify_status,
+    http_request,
     parse_retry_after,
 )
 from connector.platforms.signatures import check_md5_suffix
@@ -397,14 +398,7 @@ class LightspeedClient:
         return call(self.budget, attempt, what=what)
 
     def _request(self, method: str, path: str, params: Mapping[str, str] | None, body: Any) -> httpx.Response:
-        try:
-            return self._http.request(method, path, params=params, json=body)
-        except httpx.TimeoutException as exc:
-            raise RetriableError(f"{method} {path} timed out ({type(exc).__name__})", **self._context) from exc
-        except httpx.HTTPError as exc:
-            raise RetriableError(f"{method} {path} failed: {type(exc).__name__}: {exc}", **self._context) from exc
-        except httpx.InvalidURL as exc:
-            raise FatalError(f"{method} {path}: the store's base_url is not usable ({exc})", **self._context) from exc
+        return http_request(self._http, method, path, params=params, body=body, context=self._context)
 
     def _observe(self, response: httpx.Response) -> None:
         """Pause the budget before the platform would refuse: a window down to its last call waits for its reset."""
