@@ -1,27 +1,33 @@
-"""The one ingest function, for webhooks and polls alike: upsert a mapped order by `(store, external_id)`.
+"""The one ingest function, for webhooks and polls alike: upsert mapped orders by `(store, external_id)`.
 
-    ingest_order(session, store, order, source=...) -> Outcome
+    ingest_orders(session, store, orders, source=...) -> [Outcome]   a poll page, one outcome per order
+    ingest_order(session, store, order, source=...) -> Outcome       a webhook delivery: a batch of one
 
 * a version older than the stored one (out-of-order or late delivery) changes nothing;
 * an unchanged order (same content hash) changes nothing;
 * anything else is stored, with a timeline entry that says what changed and where it came from.
 
-The caller owns the transaction (one webhook delivery, or one poll page). Stock allocation and the fulfilment
-workflow react to the `Outcome` (what changed), never to raw payloads.
+A batch reads the stored versions of its orders in one query, without their lines; only orders that changed are
+loaded whole, and new ones are inserted with one statement per table. The caller owns the transaction (one
+webhook delivery, or one poll page). Stock allocation and the fulfilment workflow react to the `Outcome` (what
+changed), never to raw payloads.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from connector.model import Order, OrderStatus, PaymentStatus, order_json
+from connector.model import Order, OrderStatus, PaymentStatus, Platform, order_json
 from connector.storage import tables as t
 from connector.storage.orders import to_model
 
@@ -124,54 +130,82 @@ def diff(old: Order, new: Order) -> dict[str, Any]:
     return changes
 
 
-def _fill(row: t.Order, order: Order, digest: str) -> None:
-    row.number = order.number
-    row.kind = order.kind.value
-    locally_paid = row.paid_amount is not None and row.paid_amount >= order.total.amount
-    row.payment_status = PaymentStatus.PAID.value if locally_paid else order.payment_status.value
-    row.platform_status = order.platform_status
-    row.currency = order.currency
-    row.subtotal = order.subtotal.amount
-    row.shipping_total = order.shipping_total.amount
-    row.tax_total = order.tax_total.amount
-    row.discount_total = order.discount_total.amount
-    row.total = order.total.amount
-    row.totals_difference = order.totals_difference.amount if order.totals_difference else None
-    row.customer_name, row.customer_email, row.customer_phone = (
-        order.customer.name,
-        order.customer.email,
-        order.customer.phone,
-    )
-    row.shipping_address = order.shipping_address.as_dict() if order.shipping_address else None
-    row.note = order.note
-    row.cancelled = order.cancelled
-    row.pickup_location = order.pickup_location
-    row.platform_created_at = order.created_at
-    row.platform_updated_at = order.updated_at
-    row.payload_hash = digest
+def _status(order: Order, current: str) -> str:
+    """Our status after the platform's word: cancelled follows the platform, anything else of ours is kept."""
     if order.cancelled:
-        row.status = OrderStatus.CANCELLED.value
-    elif row.status == OrderStatus.CANCELLED.value or not row.status:
-        row.status = OrderStatus.OPEN.value
+        return OrderStatus.CANCELLED.value
+    if current == OrderStatus.CANCELLED.value or not current:
+        return OrderStatus.OPEN.value
+    return current
 
 
-def _lines(order: Order) -> list[t.OrderLine]:
+def _values(order: Order, digest: str, *, status: str, paid_amount: Decimal | None) -> dict[str, Any]:
+    """The `orders` columns the platform's version of the order decides (ours: status, stock, payments kept)."""
+    locally_paid = paid_amount is not None and paid_amount >= order.total.amount
+    return {
+        "number": order.number,
+        "kind": order.kind.value,
+        "payment_status": PaymentStatus.PAID.value if locally_paid else order.payment_status.value,
+        "platform_status": order.platform_status,
+        "currency": order.currency,
+        "subtotal": order.subtotal.amount,
+        "shipping_total": order.shipping_total.amount,
+        "tax_total": order.tax_total.amount,
+        "discount_total": order.discount_total.amount,
+        "total": order.total.amount,
+        "totals_difference": order.totals_difference.amount if order.totals_difference else None,
+        "customer_name": order.customer.name,
+        "customer_email": order.customer.email,
+        "customer_phone": order.customer.phone,
+        "shipping_address": order.shipping_address.as_dict() if order.shipping_address else None,
+        "note": order.note,
+        "cancelled": order.cancelled,
+        "pickup_location": order.pickup_location,
+        "platform_created_at": order.created_at,
+        "platform_updated_at": order.updated_at,
+        "payload_hash": digest,
+        "status": _status(order, status),
+    }
+
+
+def _line_values(order: Order) -> list[dict[str, Any]]:
     return [
-        t.OrderLine(
-            position=n,
-            external_id=line.external_id,
-            sku=line.sku,
-            name=line.name,
-            quantity=line.quantity,
-            unit_price=line.unit_price.amount,
-            total=line.total.amount,
-        )
+        {
+            "position": n,
+            "external_id": line.external_id,
+            "sku": line.sku,
+            "name": line.name,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price.amount,
+            "total": line.total.amount,
+        }
         for n, line in enumerate(order.lines)
     ]
 
 
-def _source_text(source: str, topic: str) -> str:
-    return f"{source} {topic}".strip()
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """Where a batch came from, for its timeline entries."""
+
+    source: str
+    topic: str
+    inbox_id: int | None
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"source": self.source, "topic": self.topic, "inbox_id": self.inbox_id}
+
+    @property
+    def text(self) -> str:
+        return f"{self.source} {self.topic}".strip()
+
+
+class _Head(NamedTuple):
+    """What deciding stale / unchanged needs of a stored order: no lines, no fulfilments."""
+
+    id: int
+    platform_updated_at: datetime
+    payload_hash: str
 
 
 def ingest_order(
@@ -182,25 +216,98 @@ def ingest_order(
     source: str,
     topic: str = "",
     inbox_id: int | None = None,
-    existing: t.Order | None = None,
 ) -> Outcome:
-    """Upsert one mapped order. `existing` may be passed when the caller already loaded the row (a poll page)."""
-    row = existing or session.scalar(
-        select(t.Order).where(t.Order.store_id == store_id, t.Order.external_id == order.external_id)
+    """Upsert one mapped order: `ingest_orders` with a batch of one."""
+    return ingest_orders(session, store_id, [order], source=source, topic=topic, inbox_id=inbox_id)[0]
+
+
+def ingest_orders(
+    session: Session,
+    store_id: int,
+    orders: Sequence[Order],
+    *,
+    source: str,
+    topic: str = "",
+    inbox_id: int | None = None,
+) -> list[Outcome]:
+    """Upsert a batch of mapped orders (a poll page); one outcome per order, in order.
+
+    The external ids must be distinct (`distinct_runs` splits a batch that repeats one). The stored versions are
+    read in one query without their lines; only changed orders are loaded whole, and new ones are written with
+    one statement per table.
+    """
+    if len({o.external_id for o in orders}) != len(orders):
+        raise ValueError("a batch must not repeat an external id: split it with distinct_runs")
+    origin = _Source(source, topic, inbox_id)
+    digests = [content_hash(order) for order in orders]
+    heads = _heads(session, store_id, [order.external_id for order in orders])
+    results = [_decide(heads.get(o.external_id), o, digest) for o, digest in zip(orders, digests, strict=True)]
+    batch = list(zip(orders, digests, results, strict=True))
+    changed = _load(session, [heads[o.external_id].id for o, _, result in batch if result is Result.UPDATED])
+    created = iter(
+        _create(session, store_id, [(o, digest) for o, digest, result in batch if result is Result.CREATED], origin)
     )
-    digest = content_hash(order)
-    details: dict[str, Any] = {"source": source, "topic": topic, "inbox_id": inbox_id}
-    if row is None:
-        return _create(session, store_id, order, digest, details)
-    if order.updated_at < row.platform_updated_at:
-        return Outcome(Result.STALE, row.id)
-    if row.payload_hash == digest:
-        return Outcome(Result.UNCHANGED, row.id)
+    outcomes = []
+    for order, digest, result in batch:
+        if result is Result.CREATED:
+            outcomes.append(next(created))
+        elif result is Result.UPDATED:
+            outcomes.append(_update(session, changed[heads[order.external_id].id], order, digest, origin))
+        else:
+            outcomes.append(Outcome(result, heads[order.external_id].id))
+    if changed:
+        session.flush()
+    return outcomes
+
+
+def distinct_runs(orders: Sequence[Order]) -> Iterator[list[Order]]:
+    """Consecutive runs of orders in which no external id repeats, so each repeat sees the one before it."""
+    run: list[Order] = []
+    seen: set[str] = set()
+    for order in orders:
+        if order.external_id in seen:
+            yield run
+            run, seen = [], set()
+        run.append(order)
+        seen.add(order.external_id)
+    if run:
+        yield run
+
+
+def _decide(head: _Head | None, order: Order, digest: str) -> Result:
+    """New, stale (older than the stored version), unchanged (same content), or an update."""
+    if head is None:
+        return Result.CREATED
+    if order.updated_at < head.platform_updated_at:
+        return Result.STALE
+    if head.payload_hash == digest:
+        return Result.UNCHANGED
+    return Result.UPDATED
+
+
+def _heads(session: Session, store_id: int, external_ids: list[str]) -> dict[str, _Head]:
+    query = select(t.Order.external_id, t.Order.id, t.Order.platform_updated_at, t.Order.payload_hash).where(
+        t.Order.store_id == store_id, t.Order.external_id.in_(external_ids)
+    )
+    return {
+        external_id: _Head(id_, updated_at, digest) for external_id, id_, updated_at, digest in session.execute(query)
+    }
+
+
+def _load(session: Session, ids: list[int]) -> dict[int, t.Order]:
+    """The stored orders that change, whole (lines and fulfilments), in one query per relationship."""
+    if not ids:
+        return {}
+    return {row.id: row for row in session.scalars(select(t.Order).where(t.Order.id.in_(ids)))}
+
+
+def _update(session: Session, row: t.Order, order: Order, digest: str, origin: _Source) -> Outcome:
     previous = to_model(row)
     changes = diff(previous, order)
-    _fill(row, order, digest)
+    for name, value in _values(order, digest, status=row.status, paid_amount=row.paid_amount).items():
+        setattr(row, name, value)
     if "lines" in changes or "line_details" in changes:
-        row.lines = _lines(order)
+        row.lines = [t.OrderLine(**values) for values in _line_values(order)]
     if row.deleted and not order.cancelled:
         row.deleted = False
     summary = ", ".join(sorted(changes)) or "platform timestamp"
@@ -208,33 +315,58 @@ def ingest_order(
         t.TimelineEntry(
             order_id=row.id,
             kind="change",
-            summary=f"updated from {_source_text(source, topic)}: {summary}",
-            details={**details, "changes": changes, "platform_updated_at": order.updated_at.isoformat()},
-            actor=source,
+            summary=f"updated from {origin.text}: {summary}",
+            details={**origin.details, "changes": changes, "platform_updated_at": order.updated_at.isoformat()},
+            actor=origin.source,
         )
     )
-    session.flush()
     return Outcome(Result.UPDATED, row.id, changes, previous, to_model(row))
 
 
-def _create(session: Session, store_id: int, order: Order, digest: str, details: dict[str, Any]) -> Outcome:
-    row = t.Order(store_id=store_id, external_id=order.external_id, status="")
-    _fill(row, order, digest)
-    row.lines = _lines(order)
-    session.add(row)
-    session.flush()
-    flag = f"; totals differ by {order.totals_difference}" if order.totals_difference else ""
-    session.add(
-        t.TimelineEntry(
-            order_id=row.id,
-            kind="inbound",
-            summary=f"created from {_source_text(details['source'], details['topic'])}{flag}",
-            details={**details, "platform_updated_at": order.updated_at.isoformat()},
-            actor=details["source"],
-        )
+def _create(session: Session, store_id: int, fresh: list[tuple[Order, str]], origin: _Source) -> list[Outcome]:
+    """Insert new orders, their lines and timeline entries: one executemany per table, no ORM unit of work."""
+    if not fresh:
+        return []
+    rows = [
+        _values(order, digest, status="", paid_amount=None)
+        | {"store_id": store_id, "external_id": order.external_id, "version": 1}
+        for order, digest in fresh
+    ]
+    table = t.core(t.Order)
+    # Matched back by external id: RETURNING in parameter order would cost SQLite one statement per row.
+    returning = insert(table).returning(table.c.external_id, table.c.id)
+    returned: dict[str, int] = {external_id: id_ for external_id, id_ in session.execute(returning, rows)}
+    ids = [returned[order.external_id] for order, _ in fresh]
+    lines = [
+        values | {"order_id": id_} for id_, (order, _) in zip(ids, fresh, strict=True) for values in _line_values(order)
+    ]
+    if lines:
+        session.execute(insert(t.core(t.OrderLine)), lines)
+    entries = [_created_entry(id_, order, origin) for id_, (order, _) in zip(ids, fresh, strict=True)]
+    session.execute(insert(t.core(t.TimelineEntry)), entries)
+    store = session.get_one(t.Store, store_id)
+    return [
+        Outcome(Result.CREATED, id_, current=_as_stored(order, id_, store, row["status"]))
+        for id_, (order, _), row in zip(ids, fresh, rows, strict=True)
+    ]
+
+
+def _as_stored(order: Order, order_id: int, store: t.Store, status: str) -> Order:
+    """The new order as `to_model` would read it back: the mapped order is that already, with our id and status."""
+    return order.with_changes(
+        id=order_id, store=store.name, platform=Platform(store.platform), status=OrderStatus(status), fulfilments=()
     )
-    session.flush()
-    return Outcome(Result.CREATED, row.id, {}, None, to_model(row))
+
+
+def _created_entry(order_id: int, order: Order, origin: _Source) -> dict[str, Any]:
+    flag = f"; totals differ by {order.totals_difference}" if order.totals_difference else ""
+    return {
+        "order_id": order_id,
+        "kind": "inbound",
+        "summary": f"created from {origin.text}{flag}",
+        "details": {**origin.details, "platform_updated_at": order.updated_at.isoformat()},
+        "actor": origin.source,
+    }
 
 
 def mark_deleted(session: Session, store_id: int, external_id: str, *, source: str) -> int | None:

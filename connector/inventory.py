@@ -2,7 +2,8 @@
 
 Movements are inserted with `ON CONFLICT DO NOTHING` on their idempotency key, so replaying any event (a
 redelivered webhook, a retried job) never moves stock twice. Levels are sums over the ledger per
-`(sku, location)`; `available = on_hand - allocated - reserved`.
+`(sku, location)`; `available = on_hand - allocated - reserved`. A `StockBook` reads them once per transaction
+and keeps them current in memory while a batch of orders is allocated (see the class).
 
 Stock enters by counts (a POS export, `connector stock import`, `PUT /api/stock`): each count is stored as the
 difference from the current on-hand, keyed by the import batch, so one import applied twice moves nothing.
@@ -22,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connector.stock import Movement, StockLevel, count_movement
-from connector.storage.tables import StockMovement
+from connector.storage.tables import StockMovement, core
 
 
 @dataclass(frozen=True)
@@ -34,28 +35,102 @@ class Count:
 
 def apply_movements(session: Session, movements: Iterable[Movement], order_id: int | None = None) -> int:
     """Append movements; returns how many were new (a replayed key is skipped)."""
-    rows = [
-        {
-            "sku": m.sku,
-            "location": m.location,
-            "kind": m.kind.value,
-            "on_hand_delta": m.on_hand_delta,
-            "allocated_delta": m.allocated_delta,
-            "reserved_delta": m.reserved_delta,
-            "idempotency_key": m.idempotency_key,
-            "order_id": order_id,
-            "note": m.order_ref,
-        }
-        for m in movements
-    ]
+    return len(_insert(session, movements, order_id))
+
+
+def _insert(session: Session, movements: Iterable[Movement], order_id: int | None) -> list[Movement]:
+    """Insert in one statement, a replayed key skipped; returns the movements that were new."""
+    by_key = {m.idempotency_key: m for m in movements}
+    return [by_key[key] for key in _write(session, [_row(m, order_id) for m in by_key.values()])]
+
+
+def _write(session: Session, rows: list[dict[str, Any]]) -> list[str]:
+    """One executemany `INSERT ... ON CONFLICT DO NOTHING`; returns the keys that were new."""
     if not rows:
-        return 0
+        return []
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    new = 0
-    for row in rows:
-        statement = insert(StockMovement).values(**row).on_conflict_do_nothing().returning(StockMovement.id)
-        new += session.scalar(statement) is not None
-    return new
+    table = core(StockMovement)
+    statement = insert(table).on_conflict_do_nothing().returning(table.c.idempotency_key)
+    return list(session.execute(statement, rows).scalars())
+
+
+def _row(m: Movement, order_id: int | None) -> dict[str, Any]:
+    return {
+        "sku": m.sku,
+        "location": m.location,
+        "kind": m.kind.value,
+        "on_hand_delta": m.on_hand_delta,
+        "allocated_delta": m.allocated_delta,
+        "reserved_delta": m.reserved_delta,
+        "idempotency_key": m.idempotency_key,
+        "order_id": order_id,
+        "note": m.order_ref,
+    }
+
+
+class StockBook:
+    """The stock of one transaction's SKUs: read from the ledger once, kept current in memory as movements are made.
+
+    A poll page allocates its orders one after the other, each seeing the stock the ones before it took, without
+    a query per order. Movements of an order's first allocation (`stage`) cannot be replays: their keys carry the
+    id of an order that did not exist before this transaction, so they wait for `flush` and go in as one
+    statement. Any other movement (`apply`) is written at once, because only the ledger knows whether its key was
+    applied before, and the levels here follow only what it really moved.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._levels: dict[str, dict[str, StockLevel]] = {}  # sku -> location -> level
+        self._staged: list[tuple[Movement, int | None]] = []
+
+    def load(self, skus: Iterable[str]) -> None:
+        """Read the levels of the SKUs not read yet (one query for all of them)."""
+        missing = sorted(set(skus) - self._levels.keys())
+        if not missing:
+            return
+        for sku in missing:
+            self._levels[sku] = {}
+        for (sku, location), level in levels(self.session, skus=missing).items():
+            self._levels[sku][location] = level
+
+    def availability(self, skus: Iterable[str]) -> dict[tuple[str, str], int]:
+        """`available` per `(sku, location)` of these SKUs, as `allocation.allocate` takes it."""
+        skus = list(skus)
+        self.load(skus)
+        return {(sku, loc): level.available for sku in skus for loc, level in self._levels[sku].items()}
+
+    def apply(self, movements: Iterable[Movement], order_id: int | None = None) -> int:
+        """Write movements now (a replayed key is skipped); returns how many were new."""
+        movements = list(movements)
+        self.load(m.sku for m in movements)
+        new = _insert(self.session, movements, order_id)
+        self._follow(new)
+        return len(new)
+
+    def stage(self, movements: Iterable[Movement], order_id: int) -> None:
+        """Count movements of a new order's first allocation now and write them at `flush`."""
+        movements = list(movements)
+        self.load(m.sku for m in movements)
+        self._follow(movements)
+        self._staged.extend((m, order_id) for m in movements)
+
+    def flush(self) -> None:
+        """Write the staged movements in one statement."""
+        rows = [_row(m, order_id) for m, order_id in self._staged]
+        written = _write(self.session, rows)
+        if len(written) != len(rows):  # the levels counted here would be wrong: refuse rather than mis-allocate
+            raise RuntimeError(f"{len(rows) - len(written)} staged stock movements were already in the ledger")
+        self._staged.clear()
+
+    def _follow(self, movements: Iterable[Movement]) -> None:
+        for m in movements:
+            at = self._levels[m.sku]
+            level = at.get(m.location, StockLevel())
+            at[m.location] = StockLevel(
+                level.on_hand + m.on_hand_delta,
+                level.allocated + m.allocated_delta,
+                level.reserved + m.reserved_delta,
+            )
 
 
 def levels(

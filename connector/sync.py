@@ -1,6 +1,7 @@
 """Inbound sync per store: the inbox worker (webhook deliveries) and the poller (incremental sync and backfill).
 
-Both end in `connector.ingest.ingest_order`. Errors are decided here, one boundary per unit of work:
+Both end in `connector.ingest.ingest_orders` (a poll page is one batch, a webhook delivery a batch of one).
+Errors are decided here, one boundary per unit of work:
 
 * `SkippableError` (a payload we cannot map, an order the platform no longer has) — the item goes to the
   dead-letter list with its reason and raw body; the rest goes on.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from connector.config import StoreConfig
 from connector.errors import FatalError, RetriableError, SkippableError, SyncError, WebhookRejected
-from connector.ingest import Outcome, ingest_order, mark_deleted
+from connector.ingest import Outcome, distinct_runs, ingest_orders, mark_deleted
 from connector.mapping import MappingContext, ReservationRule, map_order
 from connector.model import Order
 from connector.platforms import PLATFORMS, Platform, RateBudget, open_client
@@ -45,9 +46,13 @@ OVERLAP = timedelta(minutes=5)
 
 
 class IngestHooks(Protocol):
-    """What reacts to ingest inside its transaction (stock and fulfilments: `connector.stocking.Stocker`)."""
+    """What reacts to ingest inside its transaction (stock and fulfilments: `connector.stocking.Stocker`).
 
-    def on_outcome(self, session: Session, outcome: Outcome) -> None: ...
+    `on_outcomes` gets the outcomes of a batch of distinct orders in order, and must react as if it got them one
+    at a time (each seeing the effects of those before it).
+    """
+
+    def on_outcomes(self, session: Session, outcomes: Sequence[Outcome]) -> None: ...
 
     def on_deleted(self, session: Session, order_id: int) -> None: ...
 
@@ -109,24 +114,30 @@ class StoreSync:
     def map(self, raw: Mapping[str, Any]) -> Order:
         return map_order(self.store.platform, raw, self.context)
 
-    def _ingest(
+    def ingest(
         self,
         session: Session,
-        order: Order,
+        orders: Sequence[Order],
         *,
         source: str,
         topic: str = "",
         inbox_id: int | None = None,
-        existing: t.Order | None = None,
-    ) -> Outcome:
-        outcome = ingest_order(
-            session, self.store_id, order, source=source, topic=topic, inbox_id=inbox_id, existing=existing
-        )
-        for hook in self.hooks:
-            hook.on_outcome(session, outcome)
-        if outcome.stored:
-            self.runtime.metrics.orders_ingested.labels(self.store.name, source).inc()
-        return outcome
+    ) -> list[Outcome]:
+        """Ingest mapped orders in the caller's transaction and let the hooks react.
+
+        A run of distinct orders is one batch; an order repeated later in the page starts the next run, so it is
+        ingested after the hooks have reacted to its first version.
+        """
+        outcomes: list[Outcome] = []
+        for run in distinct_runs(orders):
+            batch = ingest_orders(session, self.store_id, run, source=source, topic=topic, inbox_id=inbox_id)
+            for hook in self.hooks:
+                hook.on_outcomes(session, batch)
+            outcomes += batch
+        stored = sum(outcome.stored for outcome in outcomes)
+        if stored:
+            self.runtime.metrics.orders_ingested.labels(self.store.name, source).inc(stored)
+        return outcomes
 
     # --- inbox -------------------------------------------------------------------------------------------------
     def process_delivery(self, item_id: int) -> None:
@@ -162,7 +173,7 @@ class StoreSync:
     def _ingest_raw(self, item_id: int, raw: Mapping[str, Any], topic: str, source: str = "replay") -> None:
         order = self.map(raw)
         with self.runtime.sessions.begin() as session:
-            self._ingest(session, order, source=source, topic=topic, inbox_id=item_id)
+            self.ingest(session, [order], source=source, topic=topic, inbox_id=item_id)
             inbox.finish(session, item_id, external_id=order.external_id)
 
     def _delivery_failed(self, item_id: int, exc: SyncError) -> None:
@@ -195,7 +206,7 @@ class StoreSync:
         start = since if since is not None else (cursor_start - OVERLAP if cursor_start else None)
         try:
             for page in self.client.iter_order_pages(start):
-                self._ingest_page(page.orders, started, result)
+                self.ingest_page(page.orders, started, result)
                 result.pages += 1
                 if progress:
                     progress(len(page.orders), page.total)
@@ -245,7 +256,8 @@ class StoreSync:
         cursor.last_poll_finished_at = datetime.now(UTC)
         self.record_budget(cursor)
 
-    def _ingest_page(self, raws: list[Mapping[str, Any]], started: datetime, result: PollResult) -> None:
+    def ingest_page(self, raws: list[Mapping[str, Any]], started: datetime, result: PollResult) -> None:
+        """Map and ingest one page of raw orders in one transaction, advancing the cursor with it."""
         mapped: list[tuple[Order | None, Mapping[str, Any], str]] = []
         for raw in raws:
             try:
@@ -253,7 +265,7 @@ class StoreSync:
             except SkippableError as exc:
                 mapped.append((None, raw, str(exc)))
         with self.runtime.sessions.begin() as session:
-            existing = self._existing(session, [o.external_id for o, _, _ in mapped if o is not None])
+            orders: list[Order] = []
             newest: tuple[datetime, str] | None = None
             for order, raw, error in mapped:
                 result.seen += 1
@@ -261,22 +273,15 @@ class StoreSync:
                     self._dead_poll_item(session, raw, error)
                     result.dead += 1
                     continue
-                outcome = self._ingest(session, order, source="poll", existing=existing.get(order.external_id))
-                result.stored += outcome.stored
+                orders.append(order)
                 key = (min(order.updated_at, started), order.external_id)
                 newest = key if newest is None or key > newest else newest
+            outcomes = self.ingest(session, orders, source="poll")
+            result.stored += sum(outcome.stored for outcome in outcomes)
             cursor = self._cursor(session)
             cursor.orders_seen = (cursor.orders_seen or 0) + len(raws)
             if newest and (cursor.cursor_updated_at is None or newest[0] >= cursor.cursor_updated_at):
                 cursor.cursor_updated_at, cursor.cursor_external_id = newest
-
-    def _existing(self, session: Session, external_ids: list[str]) -> dict[str, t.Order]:
-        if not external_ids:
-            return {}
-        rows = session.scalars(
-            select(t.Order).where(t.Order.store_id == self.store_id, t.Order.external_id.in_(external_ids))
-        )
-        return {row.external_id: row for row in rows}
 
     def _dead_poll_item(self, session: Session, raw: Mapping[str, Any], reason: str) -> None:
         external_id = str(raw.get("id", "")) if isinstance(raw, Mapping) else ""

@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, MetaData, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, MetaData, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from connector.storage.types import DecimalText, InboxStatus, OutboxStatus, UTCDateTime, utcnow
@@ -262,7 +262,10 @@ class StockMovement(Base):
     """One append-only stock ledger entry; the idempotency key makes a replay move stock only once."""
 
     __tablename__ = "stock_movements"
-    __table_args__ = (Index("ix_stock_movements_sku_location", "sku", "location"),)
+    __table_args__ = (
+        # The deltas ride along so that levels (sums per sku and location) are read from the index alone.
+        Index("ix_stock_movements_levels", "sku", "location", "on_hand_delta", "allocated_delta", "reserved_delta"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str]
@@ -286,3 +289,8 @@ class Lease(Base):
     holder: Mapped[str]
     acquired_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+def core(cls: type[Base]) -> Table:
+    """The Core table of an ORM class, for bulk statements (one executemany, no unit of work)."""
+    return Base.metadata.tables[cls.__tablename__]

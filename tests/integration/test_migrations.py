@@ -88,3 +88,4 @@ def test_the_migration_sql_can_be_printed_for_a_dba(capsys: pytest.CaptureFixtur
     for table in EVERY_TABLE:
         assert f"CREATE TABLE {table} (" in printed
     assert "INSERT INTO alembic_version (version_num) VALUES ('0001_initial')" in printed
+    assert "CREATE INDEX ix_stock_movements_levels ON stock_movements" in printed
