@@ -13,7 +13,7 @@ NickTacke `lightspeed-client` schemas (`src/resources/sales/order.ts`, `catalog/
 * addresses are flattened (`addressShippingStreet`, `addressShippingCountry{id,code,code3,title}` ...);
 * related resources are `{"resource": {"id", "url", "link"}}`; webhook bodies add `embedded` (products,
   shipments, invoices, customer), API answers carry only the link (one more call: `orders/{id}/products.json`);
-* bodies are encoded as PHP's `json_encode` does (compact, `\\/` for `/`, `\\uXXXX` for non-ASCII), so a
+* bodies are encoded as PHP's `json_encode` does (compact, `\\/` for `/`, `\\u00e9` for non-ASCII), so a
   receiver that re-encodes instead of hashing the raw body gets a different signature, as on the real platform.
 
 Conventions chosen where no source says (UNVERIFIED): catalogue prices include 21 % VAT and `rate` is a fraction

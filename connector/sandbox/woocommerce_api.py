@@ -1,7 +1,7 @@
 """The WooCommerce REST API (`/wp-json/wc/v3/`) the sandbox serves: routes, parameters and WordPress envelopes.
 
 Answers as WordPress's REST server does: bodies encoded like `wp_json_encode` (slashes escaped, non-ASCII as
-`\\uXXXX`), errors as `{"code", "message", "data": {"status", ...}}`, parameters read like `$_GET` (a repeated key
+`\\u00e9`), errors as `{"code", "message", "data": {"status", ...}}`, parameters read like `$_GET` (a repeated key
 keeps its last value) and validated against the controllers' schemas (`rest_invalid_param` with `params` and
 `details`), collections paginated with `X-WP-Total`, `X-WP-TotalPages` and `Link` rel="next"/"prev" headers that
 repeat the request's own query with another `page`. Order state changes go through the sandbox
@@ -58,7 +58,7 @@ Events = list[tuple[str, int]]
 
 # --- WordPress envelopes --------------------------------------------------------------------------------------
 def php_json(value: Any) -> bytes:
-    """`wp_json_encode`: compact, `/` escaped as `\\/`, non-ASCII as `\\uXXXX` (the bytes webhooks are signed over)."""
+    """`wp_json_encode`: compact, `/` escaped as `\\/`, non-ASCII as `\\u00e9` (the bytes webhooks are signed over)."""
     return json.dumps(value, separators=(",", ":")).replace("/", "\\/").encode()
 
 
