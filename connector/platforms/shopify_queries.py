@@ -19,8 +19,8 @@ Requested costs (Shopify's documented rules, as the sandbox computes them; check
                   orders (for write-backs)
     more_query    one connection, next page  at most 633 points requested
     stock_query   PAGE_LEVELS (250) levels   503 points requested (1 + 2 + 250 x 2) with `available`,
-                  of one location            753 by the same rules (1 + 2 + 250 x 3) with `quantities`,
-                                               which the sandbox's 2022-07 slice cannot check
+                  of one location            753 (1 + 2 + 250 x 3) with `quantities` (one name: one object),
+                                               as the sandbox charges it for 2023-01 and later
     mutations                                10 points each
 
 A location's stock (`stock_query`) depends on the API version: `InventoryLevel.available` (units free to sell:

@@ -258,6 +258,25 @@ class ShopifySandbox(Sandbox):
             raise ShopifyError(404, NOT_FOUND)
         return order, found[0]
 
+    def committed(self) -> dict[tuple[str, str], int]:
+        """(sku, location key) -> units committed: ordered, routed to that location and not fulfilled yet.
+
+        Shopify moves an order's units from `available` to `committed` when the order comes in and takes them out
+        of `committed` (and `on_hand`) when they are fulfilled; a cancelled order's closed fulfillment orders commit
+        nothing. The sandbox's catalogue counts stay as seeded (they are the units on hand), so only `committed`
+        and `available` follow the orders.
+        """
+        units: dict[tuple[str, str], int] = {}
+        with self.lock:
+            for order in self.orders.values():
+                if order.deleted:
+                    continue
+                for fo in order.fos:
+                    for fo_line in fo.lines if fo.fulfillable else ():
+                        key = (fo_line.line.item.sku, fo.location.key)
+                        units[key] = units.get(key, 0) + fo_line.remaining
+        return units
+
     def walk(self, after: int | None, ascending: bool) -> Iterator[OrderState]:
         """Live orders in id order (ascending or descending), strictly after id `after` in that order."""
         ids = self.order_ids

@@ -1,12 +1,16 @@
 """The Shopify sandbox's GraphQL Admin API: `POST /admin/api/{version}/graphql.json` on Shopify's own type system.
 
-The schema is `shopify_schema.graphql`, a field-for-field slice of Shopify's 2022-07 Admin schema plus the
-mutations the connector needs that came later (see that file). Every query is parsed and validated against it, so a
-query Shopify would reject is rejected here, with Shopify's error shape (`message`, `locations`,
-`extensions.code`). Valid queries run on the resolvers in `shopify_resolvers`.
+The schema is `shopify_schema.graphql`, a field-for-field slice of Shopify's 2022-07 Admin schema plus what the
+connector needs that came later (see that file). Each request gets the schema of the API version in its path
+(`schema(version)`): a field that came later is there only from the version that added it, a field Shopify removed
+only before the version that removed it (`VERSIONED`: `InventoryLevel.quantities` from 2023-01, `available` and
+`incoming` up to 2024-01), so `unstable` and every version from 2024-04 on have no `InventoryLevel.available`. Every
+query is parsed and validated against that schema, so a query Shopify would reject is rejected here, with Shopify's
+error shape (`message`, `locations`, `extensions.code`). Valid queries run on the resolvers in `shopify_resolvers`.
 
 Rate limiting is Shopify's calculated query cost: scalars and enums 0, objects 1, connections 2 plus `first` (or
-`last`) times the cost of one node, mutations 10; no query may cost more than 1000 (`MAX_COST_EXCEEDED`). The
+`last`) times the cost of one node, a list of objects as many objects as its list argument asks for (`ids`, `names`;
+one without), mutations 10; no query may cost more than 1000 (`MAX_COST_EXCEEDED`). The
 requested cost must fit in a bucket of 2000 points that restores 100 points a second (the Standard plan) or the
 answer is HTTP 200 with a `THROTTLED` error and `actualQueryCost: null`; after the query runs the difference
 between requested and actual cost is refunded. Every executed answer carries
@@ -15,6 +19,7 @@ between requested and actual cost is refunded. Every executed answer carries
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -34,11 +39,15 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
+    ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
     OperationDefinitionNode,
     OperationType,
     SelectionNode,
+    TypeDefinitionNode,
+    TypeExtensionNode,
     VariableNode,
-    build_schema,
+    build_ast_schema,
     execute_sync,
     get_named_type,
     get_nullable_type,
@@ -59,11 +68,38 @@ MAX_QUERY_COST = 1000
 MUTATION_COST = 10
 RATE_DOC = "https://shopify.dev/api/usage/rate-limits"
 VERSION = re.compile(r"\d{4}-(01|04|07|10)|unstable")
+BASE_VERSION = "2022-07"  # the version the slice is copied from
+# Fields and types that only some API versions have: (first version with it, first version without it), None = open.
+VERSIONED: dict[str, tuple[str | None, str | None]] = {
+    "InventoryLevel.quantities": ("2023-01", None),
+    "InventoryQuantity": ("2023-01", None),
+    "InventoryLevel.available": (None, "2024-04"),
+    "InventoryLevel.incoming": (None, "2024-04"),
+}
+
+
+def in_version(name: str, version: str) -> bool:
+    """Whether the type or field `name` ("Type" or "Type.field") exists in `version` (`unstable` is the newest)."""
+    since, until = VERSIONED.get(name, (None, None))
+    key = "9999-99" if version == "unstable" else version
+    return (since is None or key >= since) and (until is None or key < until)
 
 
 @cache
-def schema() -> GraphQLSchema:
-    return build_schema(SCHEMA_FILE.read_text())
+def schema(version: str = BASE_VERSION) -> GraphQLSchema:
+    """The slice as API `version` has it: the fields and types of `VERSIONED` outside their versions left out."""
+    kept: list[Any] = []
+    for node in parse(SCHEMA_FILE.read_text()).definitions:
+        if isinstance(node, TypeDefinitionNode | TypeExtensionNode) and not in_version(node.name.value, version):
+            continue
+        if isinstance(node, ObjectTypeDefinitionNode | ObjectTypeExtensionNode):
+            name = node.name.value
+            fields = tuple(f for f in node.fields or () if in_version(f"{name}.{f.name.value}", version))
+            if not fields and isinstance(node, ObjectTypeExtensionNode):
+                continue
+            node = dataclasses.replace(node, fields=fields)
+        kept.append(node)
+    return build_ast_schema(DocumentNode(definitions=tuple(kept)))
 
 
 def mount_graphql(app: FastAPI, sandbox: ShopifySandbox) -> None:
@@ -75,7 +111,7 @@ def mount_graphql(app: FastAPI, sandbox: ShopifySandbox) -> None:
         payload = graphql_payload(raw, request.headers.get("content-type", ""))
         if not isinstance(payload.get("query"), str) or not payload["query"].strip():
             return JSONResponse({"errors": {"query": "Required parameter missing or invalid"}}, status_code=400)
-        return await run_in_threadpool(run, sandbox, payload, request.url.path)
+        return await run_in_threadpool(run, sandbox, payload, request.url.path, version)
 
     app.add_api_route("/admin/api/{version}/graphql.json", endpoint, methods=["POST"], include_in_schema=False)
 
@@ -91,18 +127,19 @@ def graphql_payload(raw: str, content_type: str) -> Json:
 
 
 # --- running a query ------------------------------------------------------------------------------------------
-def run(sandbox: ShopifySandbox, payload: Json, path: str) -> JSONResponse:
+def run(sandbox: ShopifySandbox, payload: Json, path: str, version: str = BASE_VERSION) -> JSONResponse:
     try:
         document = parse(payload["query"])
     except GraphQLError as exc:
         return JSONResponse({"errors": [shopify_error(exc)]})
-    problems = validate(schema(), document)
+    api = schema(version)
+    problems = validate(api, document)
     operation = get_operation_ast(document, payload.get("operationName"))
     if problems or operation is None:
         errors = [shopify_error(e) for e in problems] or [{"message": "An operation name is required"}]
         return JSONResponse({"errors": errors})
     variables = payload.get("variables") or {}
-    walker = CostWalk(document, variables if isinstance(variables, dict) else {})
+    walker = CostWalk(document, variables if isinstance(variables, dict) else {}, api)
     requested = walker.operation(operation, None)
     if requested > MAX_QUERY_COST:
         return JSONResponse({"errors": [max_cost_error(requested)], "extensions": cost(sandbox, requested, None)})
@@ -122,7 +159,7 @@ def execute_query(
 ) -> Json:
     context = Context(sandbox, path)
     result = execute_sync(
-        schema(),
+        walker.api,
         document,
         root_value={},
         context_value=context,
@@ -202,6 +239,7 @@ class CostWalk:
 
     document: DocumentNode
     variables: Json
+    api: GraphQLSchema = dataclasses.field(default_factory=schema)
 
     def __post_init__(self) -> None:
         defs = self.document.definitions
@@ -211,7 +249,7 @@ class CostWalk:
         if op.operation == OperationType.MUTATION:
             fields = [s for s in op.selection_set.selections if isinstance(s, FieldNode)]
             return MUTATION_COST * len([f for f in fields if not f.name.value.startswith("__")])
-        return self.selections(schema().query_type, op.selection_set.selections, data)
+        return self.selections(self.api.query_type, op.selection_set.selections, data)
 
     def selections(self, parent: Any, nodes: tuple[SelectionNode, ...] | list[SelectionNode], data: Any) -> int:
         total, by_type = 0, dict[str, int]()
@@ -221,7 +259,7 @@ class CostWalk:
                 continue
             condition, inner = self.fragment(node)
             name = condition or parent.name
-            by_type[name] = by_type.get(name, 0) + self.selections(schema().get_type(name), inner, data)
+            by_type[name] = by_type.get(name, 0) + self.selections(self.api.get_type(name), inner, data)
         same = by_type.pop(parent.name, 0)
         return total + same + max(by_type.values(), default=0)
 
@@ -271,7 +309,7 @@ class CostWalk:
 
     def size(self, node: FieldNode) -> int:
         for arg in node.arguments or ():
-            if arg.name.value not in {"first", "last", "ids"}:
+            if arg.name.value not in {"first", "last", "ids", "names"}:
                 continue
             value = arg.value
             if isinstance(value, VariableNode):

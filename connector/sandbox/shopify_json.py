@@ -465,11 +465,13 @@ def render_variant(item: CatalogueItem, created: datetime) -> Json:
     }
 
 
-def render_level(item: CatalogueItem, loc: Location, updated: datetime) -> Json:
+def render_level(item: CatalogueItem, loc: Location, updated: datetime, committed: int = 0) -> Json:
+    """An inventory level as `GET /inventory_levels.json` lists it. The catalogue's units are what is on hand;
+    `available` leaves out the `committed` ones (on open fulfillment orders), as Shopify's does, and may go below 0."""
     return {
         "inventory_item_id": inventory_item_id(item),
         "location_id": loc.id,
-        "available": item.stock.get(loc.key, 0),
+        "available": item.stock.get(loc.key, 0) - committed,
         "updated_at": shop_time(updated),
         "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{loc.id}?inventory_item_id={inventory_item_id(item)}",
     }

@@ -52,16 +52,37 @@ SORTS: dict[str, Callable[[OrderState], float]] = {
 }
 
 
+# Shopify's inventory states (`InventoryLevel.quantities(names:)`, shopify.dev "inventory states"): on_hand is
+# available + committed + reserved + damaged + safety_stock + quality_control; incoming is not on hand.
+QUANTITY_NAMES = (
+    "available",
+    "committed",
+    "damaged",
+    "incoming",
+    "on_hand",
+    "quality_control",
+    "reserved",
+    "safety_stock",
+)
+
+
 @dataclass
 class Context:
-    """Per-request context: the sandbox, the request path (for recorded writes) and search warnings."""
+    """Per-request context: the sandbox, the request path (for recorded writes), search warnings, and the units
+    committed to open orders (counted once per request, for every inventory level the request reads)."""
 
     sandbox: ShopifySandbox
     path: str
     search: list[Json] = field(default_factory=list)
+    _committed: dict[tuple[str, str], int] | None = None
 
     def write(self, mutation: str, args: Json) -> Json:
         return {"method": "POST", "path": self.path, "body": {"mutation": mutation, "variables": args}}
+
+    def committed(self, item: CatalogueItem, loc: Location) -> int:
+        if self._committed is None:
+            self._committed = self.sandbox.committed()
+        return self._committed.get((item.sku, loc.key), 0)
 
 
 Info = GraphQLResolveInfo[Context]
@@ -210,7 +231,8 @@ def inventory_item_json(sandbox: ShopifySandbox, item: CatalogueItem) -> Json:
 def level_json(sandbox: ShopifySandbox, item_id: int, location_id: int) -> Json | None:
     item = item_by(sandbox, inventory_item_id, item_id)
     loc = location_by_id(sandbox, location_id)
-    return None if item is None or loc is None else render_level(item, loc, sandbox.opened)
+    committed = sandbox.committed().get((item.sku, loc.key), 0) if item and loc else 0
+    return None if item is None or loc is None else render_level(item, loc, sandbox.opened, committed)
 
 
 def node_json(sandbox: ShopifySandbox, value: str) -> Json | None:
@@ -385,11 +407,44 @@ def location_address(loc: Json, _info: Info) -> Json:
 
 
 def levels_of_location(loc: Json, info: Info, **args: Any) -> Json:
-    sandbox = ctx(info).sandbox
+    context = ctx(info)
+    sandbox = context.sandbox
     found = location_by_id(sandbox, int(loc["id"]))
     items = list(sandbox.catalogue.values())
-    levels = [render_level(item, found, sandbox.opened) for item in items] if found else []
+    levels = (
+        [render_level(item, found, sandbox.opened, context.committed(item, found)) for item in items] if found else []
+    )
     return listing(levels, args, lambda x: int(x["inventory_item_id"]))
+
+
+def level_quantities(level: Json, info: Info, names: list[str]) -> list[Json]:
+    """`InventoryLevel.quantities(names:)` (2023-01 on): one quantity per name asked for, in the order asked.
+
+    The catalogue's units are on hand; `committed` are those on open fulfillment orders at the location, and
+    `available` the rest (below zero when oversold). The sandbox keeps no reserved, damaged, safety or
+    quality-control stock and no incoming transfers: those are 0. A name Shopify does not have is an error.
+    """
+    unknown = [name for name in names if name not in QUANTITY_NAMES]
+    if unknown:
+        raise bad_request(f"Invalid quantity names: {', '.join(unknown)}. Valid names: {', '.join(QUANTITY_NAMES)}")
+    context = ctx(info)
+    item = item_by(context.sandbox, inventory_item_id, int(level["inventory_item_id"]))
+    loc = location_by_id(context.sandbox, int(level["location_id"]))
+    if item is None or loc is None:
+        return []
+    on_hand, committed = item.stock.get(loc.key, 0), context.committed(item, loc)
+    units = dict.fromkeys(QUANTITY_NAMES, 0) | {"on_hand": on_hand, "committed": committed}
+    units["available"] = on_hand - committed
+    level_id = f"{loc.id}?inventory_item_id={level['inventory_item_id']}"
+    return [
+        {
+            "id": f"gid://shopify/InventoryQuantity/{level_id}&name={name}",
+            "name": name,
+            "quantity": units[name],
+            "updated_at": level["updated_at"],
+        }
+        for name in names
+    ]
 
 
 def levels_of_item(item: Json, info: Info, **args: Any) -> Json:
@@ -500,6 +555,7 @@ RESOLVERS: dict[str, Resolver] = {
     "InventoryItem.inventoryLevel": lambda x, i, **a: level_json(ctx(i).sandbox, int(x["id"]), gid_of(a["locationId"])),
     "InventoryItem.inventoryLevels": levels_of_item,
     "InventoryLevel.incoming": constant(0),
+    "InventoryLevel.quantities": level_quantities,
     "InventoryLevel.createdAt": lambda x, _i: utc(x["updated_at"]),
     "InventoryLevel.location": lambda x, i: location_json(ctx(i).sandbox, int(x["location_id"])),
     "InventoryLevel.item": lambda x, i: inventory_item_lookup(ctx(i).sandbox, int(x["inventory_item_id"])),

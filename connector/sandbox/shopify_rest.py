@@ -359,7 +359,9 @@ def get_location(call: Call) -> Response:
 def location_levels(call: Call) -> Response:
     loc = _location(call)
     items = list(call.sandbox.catalogue.values())
-    return ok({"inventory_levels": [render_level(item, loc, call.sandbox.opened) for item in items]})
+    committed = call.sandbox.committed()
+    levels = [render_level(item, loc, call.sandbox.opened, committed.get((item.sku, loc.key), 0)) for item in items]
+    return ok({"inventory_levels": levels})
 
 
 def list_levels(call: Call) -> Response:
@@ -369,8 +371,9 @@ def list_levels(call: Call) -> Response:
     item_ids = {_id(x) for x in items_q.split(",")} if items_q else None
     loc_ids = {_id(x) for x in locs_q.split(",")} if locs_q else None
     sandbox = call.sandbox
+    committed = sandbox.committed()
     levels = [
-        render_level(item, loc, sandbox.opened)
+        render_level(item, loc, sandbox.opened, committed.get((item.sku, loc.key), 0))
         for item in list(sandbox.catalogue.values())
         if item_ids is None or inventory_item_id(item) in item_ids
         for loc in sandbox.shop_locations.values()

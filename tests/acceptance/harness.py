@@ -92,8 +92,10 @@ def running_stack(
     poll_interval: str = "1h",
     webhooks: bool = True,
     writeback: dict[Platform, dict[str, Any]] | None = None,
+    allocation: dict[Platform, str] | None = None,
     **daemon: Any,
 ) -> Iterator[Stack]:
+    """The stack; `writeback` and `allocation` (a strategy) are per store, by platform: left out, the defaults."""
     with ExitStack() as stack:
         boxes = {p: stack.enter_context(serve(SANDBOXES[p](locations=LOCATIONS, seed=3))) for p in Platform}
         for box in boxes.values():
@@ -117,6 +119,7 @@ def running_stack(
                 "webhook_secret": d["webhook_secret"],
                 "poll_interval": poll_interval,
                 **({"writeback": writeback[p]} if writeback and p in writeback else {}),
+                **({"allocation": allocation[p]} if allocation and p in allocation else {}),
             }
             for p, d in described.items()
         ]

@@ -37,6 +37,7 @@ from graphql import (
 from connector.config import StoreConfig
 from connector.sandbox.runner import serve
 from connector.sandbox.shopify import ShopifySandbox
+from connector.sandbox.shopify_graphql import schema as versioned_schema
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "shopify"
 TRIMMED = Path(__file__).resolve().parents[2] / "connector" / "sandbox" / "shopify_schema.graphql"
@@ -118,9 +119,11 @@ def new_order(api: httpx.Client, spec: dict[str, Any] | None = None, **extra: An
     return order
 
 
-def graphql(api: httpx.Client, query: str, *, errors: bool = False, **variables: Any) -> dict[str, Any]:
-    """POST a GraphQL query; unless `errors` is expected, the answer must have none."""
-    response = api.post(f"{API}/graphql.json", json={"query": query, "variables": variables})
+def graphql(
+    api: httpx.Client, query: str, *, errors: bool = False, version: str = "2024-07", **variables: Any
+) -> dict[str, Any]:
+    """POST a GraphQL query to API `version`; unless `errors` is expected, the answer must have none."""
+    response = api.post(f"/admin/api/{version}/graphql.json", json={"query": query, "variables": variables})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert errors or "errors" not in body, body
@@ -778,8 +781,11 @@ def selection(type_: Any, depth: int) -> str:
     return " ".join(parts) or "__typename"
 
 
-def test_every_field_of_the_slice_resolves(api: httpx.Client, sandbox: ShopifySandbox, receiver: Receiver) -> None:
-    schema = build_schema(TRIMMED.read_text())
+@pytest.mark.parametrize("version", ["2022-07", "2024-07"])
+def test_every_field_of_the_slice_resolves(
+    api: httpx.Client, sandbox: ShopifySandbox, receiver: Receiver, version: str
+) -> None:
+    schema = versioned_schema(version)  # the slice as that version has it (2024-07: no InventoryLevel.available)
     order = new_order(api, paid=True, discount={"code": "TENOFF", "amount": "5.00"})
     fulfilment = fulfil_everything(api, order["id"], {"number": "1Z9", "url": "https://ups.example/1Z9"})
     fo_id = api.get(f"/_sandbox/orders/{order['id']}").json()["fulfillment_orders"][0]["id"]
@@ -796,7 +802,9 @@ def test_every_field_of_the_slice_resolves(api: httpx.Client, sandbox: ShopifySa
         "location": ("Location", sandbox.describe()["locations"]["utrecht"]),
     }
     for root, (type_name, gid) in roots.items():
-        body = graphql(api, f'{{ {root}(id: "{gid}") {{ {selection(schema.type_map[type_name], 3)} }} }}')
+        body = graphql(
+            api, f'{{ {root}(id: "{gid}") {{ {selection(schema.type_map[type_name], 3)} }} }}', version=version
+        )
         assert body["data"][root] is not None, root
         assert body["extensions"]["cost"]["requestedQueryCost"] <= 1000
     for root, type_name in {
@@ -805,12 +813,109 @@ def test_every_field_of_the_slice_resolves(api: httpx.Client, sandbox: ShopifySa
         "inventoryItems": "InventoryItem",
         "webhookSubscriptions": "WebhookSubscription",
     }.items():
-        body = graphql(api, f"{{ {root}(first: 2) {{ nodes {{ {selection(schema.type_map[type_name], 2)} }} }} }}")
+        query = f"{{ {root}(first: 2) {{ nodes {{ {selection(schema.type_map[type_name], 2)} }} }} }}"
+        body = graphql(api, query, version=version)
         assert body["data"][root]["nodes"], root
-    shop = graphql(api, f"{{ shop {{ {selection(schema.type_map['Shop'], 1)} }} }}")["data"]["shop"]
+    shop = graphql(api, f"{{ shop {{ {selection(schema.type_map['Shop'], 1)} }} }}", version=version)["data"]["shop"]
     assert shop["currencyCode"] == "EUR"
     nodes = graphql(api, f'{{ nodes(ids: ["{roots["order"][1]}", "gid://shopify/Order/1"]) {{ id }} }}')
     assert nodes["data"]["nodes"] == [{"id": roots["order"][1]}, None]
+
+
+# --- inventory quantities by API version ----------------------------------------------------------------------
+LEVELS = """query($id: ID!) { location(id: $id) { inventoryLevels(first: 50) { nodes {
+    %s item { sku } location { id } } } } }"""  # every level: the sandbox has fewer than 50 SKUs
+NAMES = ["available", "on_hand", "committed", "incoming", "reserved", "damaged", "safety_stock", "quality_control"]
+NAMED = f"quantities(names: {json.dumps(NAMES)}) {{ id name quantity updatedAt }}"
+AMSTERDAM = "gid://shopify/Location/71000000001"  # the sandbox's first location
+
+
+def levels_at(api: httpx.Client, location: str, fields: str, version: str) -> dict[str, dict[str, Any]]:
+    """sku -> its inventory level at `location` through GraphQL in API `version`."""
+    body = graphql(api, LEVELS % fields, version=version, id=location)
+    return {level["item"]["sku"]: level for level in body["data"]["location"]["inventoryLevels"]["nodes"]}
+
+
+def quantities(level: dict[str, Any]) -> dict[str, int]:
+    return {q["name"]: q["quantity"] for q in level["quantities"]}
+
+
+@pytest.mark.parametrize("version", ["2022-07", "2022-10"])
+def test_before_2023_01_levels_have_available_and_no_quantities(api: httpx.Client, version: str) -> None:
+    levels = levels_at(api, AMSTERDAM, "available incoming", version)
+    assert levels
+    assert all(level["incoming"] == 0 for level in levels.values())
+    rest = api.get(f"/admin/api/{version}/locations/71000000001/inventory_levels.json").json()["inventory_levels"]
+    assert sorted(x["available"] for x in rest) == sorted(level["available"] for level in levels.values())
+    refused = graphql(api, LEVELS % NAMED, errors=True, version=version, id=AMSTERDAM)
+    assert "data" not in refused
+    assert refused["errors"][0]["message"] == "Field 'quantities' doesn't exist on type 'InventoryLevel'"
+
+
+@pytest.mark.parametrize("version", ["2024-04", "2024-07", "2025-01", "unstable"])
+def test_from_2024_04_available_and_incoming_are_gone(api: httpx.Client, version: str) -> None:
+    for gone in ("available", "incoming"):
+        refused = graphql(api, LEVELS % gone, errors=True, version=version, id=AMSTERDAM)
+        assert refused["errors"][0]["extensions"] == {
+            "code": "undefinedField",
+            "typeName": "InventoryLevel",
+            "fieldName": gone,
+        }
+    assert levels_at(api, AMSTERDAM, 'quantities(names: ["on_hand"]) { quantity }', version)
+
+
+def test_named_quantities_follow_the_orders_and_agree_with_available(
+    api: httpx.Client, sandbox: ShopifySandbox
+) -> None:
+    skus = stock_apart(sandbox)  # SKU-0001: 5 in amsterdam; SKU-0002: 4 in rotterdam
+    amsterdam, rotterdam = (sandbox.describe()["locations"][key] for key in ("amsterdam", "rotterdam"))
+    before = levels_at(api, amsterdam, NAMED, "2024-07")["SKU-0001"]
+    assert quantities(before) == dict.fromkeys(NAMES, 0) | {"available": 5, "on_hand": 5}
+    assert [q["name"] for q in before["quantities"]] == NAMES  # in the order asked
+    level_id = before["quantities"][0]["id"]
+    assert level_id.startswith("gid://shopify/InventoryQuantity/")
+    assert level_id.endswith("&name=available")
+    assert all(q["updatedAt"].endswith("Z") for q in before["quantities"])
+    order = new_order(api, {"lines": [{"sku": skus[0], "quantity": 3}, {"sku": skus[1], "quantity": 1}]})
+    new = new_order(api, {"lines": [{"sku": skus[0], "quantity": 4}]})  # oversells amsterdam: available below 0
+    committed = quantities(levels_at(api, amsterdam, NAMED, "2024-07")["SKU-0001"])
+    assert (committed["on_hand"], committed["committed"], committed["available"]) == (5, 7, -2)
+    assert quantities(levels_at(api, rotterdam, NAMED, "2023-01")["SKU-0002"])["committed"] == 1
+    both = levels_at(api, amsterdam, 'available quantities(names: ["available"]) { quantity }', "2023-01")
+    assert both["SKU-0001"]["available"] == both["SKU-0001"]["quantities"][0]["quantity"] == -2
+    assert levels_at(api, amsterdam, "available", "2022-07")["SKU-0001"]["available"] == -2
+    item = next(x for x in order["line_items"] if x["sku"] == skus[0])
+    found = api.get(f"{API}/variants/{item['variant_id']}.json").json()["variant"]["inventory_item_id"]
+    rest = api.get(f"{API}/inventory_levels.json", params={"inventory_item_ids": found}).json()["inventory_levels"]
+    assert {x["location_id"]: x["available"] for x in rest}[int(amsterdam.rsplit("/", 1)[1])] == -2
+    api.patch(f"/_sandbox/orders/{new['id']}", json={"cancelled": True})
+    fulfil_everything(api, order["id"])  # its amsterdam fulfillment order: committed units leave
+    after = quantities(levels_at(api, amsterdam, NAMED, "2024-07")["SKU-0001"])
+    assert (after["on_hand"], after["committed"], after["available"]) == (5, 0, 5)
+    assert quantities(levels_at(api, rotterdam, NAMED, "2024-07")["SKU-0002"])["committed"] == 1
+
+
+def test_an_unknown_quantity_name_is_an_error(api: httpx.Client) -> None:
+    fields = 'quantities(names: ["on_hand", "sellable"]) { name quantity }'
+    body = graphql(api, LEVELS % fields, errors=True, id=AMSTERDAM)
+    assert body["data"] == {"location": None}
+    error = body["errors"][0]
+    assert "sellable" in error["message"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert error["path"][-1] == "quantities"
+
+
+def test_quantities_cost_like_any_list_of_objects(api: httpx.Client, sandbox: ShopifySandbox) -> None:
+    location = sandbox.describe()["locations"]["utrecht"]
+    query = """query($id: ID!, $names: [String!]!) { location(id: $id) { inventoryLevels(first: 100) { nodes {
+        quantities(names: $names) { name quantity } item { sku tracked } } } } }"""
+    levels = len(sandbox.catalogue)
+    for names in (["on_hand"], ["on_hand", "available", "committed"]):
+        cost = graphql(api, query, id=location, names=names)["extensions"]["cost"]
+        assert cost["requestedQueryCost"] == 1 + 2 + 100 * (1 + len(names) + 1)  # one object per name asked for
+        assert cost["actualQueryCost"] == 1 + 2 + levels * (1 + len(names) + 1)
+    old = LEVELS % "available"  # 2022-07: a level with `available` and two objects
+    assert graphql(api, old, version="2022-07", id=AMSTERDAM)["extensions"]["cost"]["requestedQueryCost"] == 153
 
 
 # --- the committed schema slice -------------------------------------------------------------------------------
@@ -825,6 +930,8 @@ ADDITIONS = {
     "OrderCancelPayload",
     "OrderCancelUserError",
     "OrderCancelUserErrorCode",
+    "InventoryLevel.quantities",
+    "InventoryQuantity",
 }
 
 

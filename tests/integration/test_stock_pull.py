@@ -5,9 +5,10 @@ page after page, under our location names; `connector stock pull --store S` must
 with `stock show --json`), move only what changed when pulled again, and refuse clearly: a platform with one stock
 level per product (WooCommerce, Lightspeed) exits 1, a configuration without ids for the platform exits 2.
 
-The Shopify store is configured with `api_version = "2022-07"`: the sandbox's inventory types are 2022-07's
-(`InventoryLevel.available`); from 2023-01 on the client asks for `quantities(names: ["on_hand"])` instead, which
-the sandbox does not have (see `tests/unit/test_shopify_client_parts.py` for that document).
+Shopify is read on two API versions, as the sandbox answers each: 2022-07, whose `InventoryLevel.available` leaves
+out the units committed to open orders, and 2024-07 (the default), which has no `available` any more and gives
+`quantities(names: ["on_hand"])`, every unit at the location. Without open orders both are the catalogue's units;
+with one, only 2024-07's count still is.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from tests.support import cli, write_config
 
 SANDBOX_LOCATIONS = ("amsterdam", "utrecht", "rotterdam")
 PULLED = ("amsterdam", "utrecht")  # rotterdam has no platform id in the configuration: never pulled
-OLD_SHOPIFY = "2022-07"  # the API version whose inventory types the Shopify sandbox has
+OLD_SHOPIFY = "2022-07"  # `InventoryLevel.available` (units not committed to open orders)
+NEW_SHOPIFY = "2024-07"  # the default: `quantities(names: ["on_hand"])`; `available` removed in 2024-04
+SHOPIFY_VERSIONS = pytest.mark.parametrize("version", [OLD_SHOPIFY, NEW_SHOPIFY])
 
 Units = dict[tuple[str, str], int]
 
@@ -91,26 +94,54 @@ def quick() -> RateBudget:
 
 
 # --- the clients ----------------------------------------------------------------------------------------------------
-def test_shopify_gives_every_levels_units_page_by_page(shopify: Sandbox) -> None:
-    before = len(api_calls(shopify, "/graphql.json"))
-    client = ShopifyClient(store_config(shopify, api_version=OLD_SHOPIFY), quick(), stock_page_size=5)
+def shopify_counts(box: Sandbox, version: str) -> Units:
+    client = ShopifyClient(store_config(box, api_version=version), quick())
+    return {(c.sku, c.location): c.on_hand for c in client.read_stock(ids(box))}
+
+
+@SHOPIFY_VERSIONS
+def test_shopify_gives_every_levels_units_page_by_page(shopify: Sandbox, version: str) -> None:
+    before = api_calls(shopify, "/graphql.json")
+    client = ShopifyClient(store_config(shopify, api_version=version), quick(), stock_page_size=5)
     counts = list(client.read_stock(ids(shopify)))
     expected = catalogue(shopify)
     assert {(c.sku, c.location): c.on_hand for c in counts} == expected
     assert len(counts) == len(expected)  # each level once
     skus = len({sku for sku, _loc in expected})
-    assert len(api_calls(shopify, "/graphql.json")) - before == len(PULLED) * -(-skus // 5)  # pages of 5
+    calls = api_calls(shopify, "/graphql.json")[len(before) :]
+    assert len(calls) == len(PULLED) * -(-skus // 5)  # pages of 5
+    assert {call["path"] for call in calls} == {f"/admin/api/{version}/graphql.json"}
 
 
-def test_shopify_takes_a_location_id_as_its_number_too(shopify: Sandbox) -> None:
+def test_shopify_reads_on_hand_from_2023_01_and_available_before(shopify: Sandbox) -> None:
+    """An open order commits units: 2022-07's `available` leaves them out, 2024-07's `on_hand` keeps them."""
+    sku = next(sku for (sku, loc), units in catalogue(shopify).items() if loc == "amsterdam" and units >= 2)
+    created = httpx.post(
+        f"{shopify.root_url}/_sandbox/orders", json={"lines": [{"sku": sku, "quantity": 2}]}, timeout=10
+    )
+    assert created.status_code == 201, created.text
+    try:
+        read = {version: shopify_counts(shopify, version) for version in (OLD_SHOPIFY, "2023-01", NEW_SHOPIFY)}
+    finally:
+        cancelled = httpx.patch(
+            f"{shopify.root_url}/_sandbox/orders/{created.json()['id']}", json={"cancelled": True}, timeout=10
+        )
+        assert cancelled.status_code == 200, cancelled.text
+    expected = catalogue(shopify)
+    assert read["2023-01"] == read[NEW_SHOPIFY] == expected
+    assert read[OLD_SHOPIFY] == expected | {(sku, "amsterdam"): expected[sku, "amsterdam"] - 2}
+
+
+@SHOPIFY_VERSIONS
+def test_shopify_takes_a_location_id_as_its_number_too(shopify: Sandbox, version: str) -> None:
     numbers = {name: gid.rsplit("/", 1)[1] for name, gid in ids(shopify, ("utrecht",)).items()}
-    client = ShopifyClient(store_config(shopify, api_version=OLD_SHOPIFY), quick())
+    client = ShopifyClient(store_config(shopify, api_version=version), quick())
     counts = {(c.sku, c.location): c.on_hand for c in client.read_stock(numbers)}
     assert counts == catalogue(shopify, ("utrecht",))
 
 
 def test_shopify_refuses_a_location_it_does_not_have_or_an_id_of_another_shape(shopify: Sandbox) -> None:
-    client = ShopifyClient(store_config(shopify, api_version=OLD_SHOPIFY), quick())
+    client = ShopifyClient(store_config(shopify), quick())  # the default version
     with pytest.raises(ConfigError, match=r"locations\.paris\.platform_ids\.shopify: Shopify has no location"):
         list(client.read_stock({"paris": "gid://shopify/Location/999"}))
     with pytest.raises(ConfigError, match="is not a Shopify location id"):
@@ -176,9 +207,10 @@ def said(read: int, store: str, changed: int) -> str:
     return f"{read} counts read from {store}, {changed} levels changed"
 
 
-def test_stock_pull_sets_on_hand_from_shopify_and_moves_only_what_changed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [OLD_SHOPIFY, None])  # None: the configuration's default, 2024-07
+def test_stock_pull_sets_on_hand_from_shopify_and_moves_only_what_changed(tmp_path: Path, version: str | None) -> None:
     with serve(ShopifySandbox(locations=SANDBOX_LOCATIONS, seed=13)) as shopify:
-        config = configure(tmp_path, shopify, "shop", api_version=OLD_SHOPIFY)
+        config = configure(tmp_path, shopify, "shop", **({"api_version": version} if version else {}))
         first = catalogue(shopify)
         moved = sum(units > 0 for units in first.values())  # from nothing to the count; zero moves nothing
         assert said(len(first), "shop", moved) in pull(config, tmp_path, "shop")
