@@ -1,17 +1,21 @@
 """`connector demo`: the four sandboxes with a steady trickle of new orders, and the daemon against them.
 
 Everything runs in this one process: each sandbox on a free port, the daemon on the `listen` address of
-`config/demo.toml` with its SQLite database in `state/`. The stores of the effective configuration come from the
-sandboxes' ready lines (exactly what a `[[stores]]` entry takes) and are written to `state/demo.toml`, so
+`config/demo.toml` (or the same host on `--port N`; `--port 0` picks a free port, so tests and a second demo never
+depend on 8080 being free) with its SQLite database in `state/`. `state/` is relative to the working directory;
+the template is found beside the package. The stores of the effective configuration come from the sandboxes'
+ready lines (exactly what a `[[stores]]` entry takes) and are written to `state/demo.toml`, so
 `connector status --config state/demo.toml` works from a second terminal. Ctrl-C stops all of it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import secrets
+import socket
 import sys
 import threading
 import tomllib
@@ -39,10 +43,19 @@ def _template() -> dict[str, Any]:
     return tomllib.loads(path.read_text())
 
 
-def demo_config(described: list[dict[str, Any]], admin_token: str) -> dict[str, Any]:
-    """The demo's configuration: the template's daemon and locations, one store per sandbox."""
+def demo_config(described: list[dict[str, Any]], admin_token: str, port: int | None = None) -> dict[str, Any]:
+    """The demo's configuration: the template's daemon and locations, one store per sandbox.
+
+    `port` moves the daemon (and its public URL, where the sandboxes send webhooks) to that port of the
+    template's host; 0 picks a free one.
+    """
     data = _template()
     data["daemon"]["admin_token"] = admin_token
+    if port is not None:
+        host = str(data["daemon"]["listen"]).rpartition(":")[0]
+        port = port or _free_port(host)
+        data["daemon"]["listen"] = f"{host}:{port}"
+        data["daemon"]["public_url"] = f"http://{host}:{port}"
     for loc in data.get("locations", []):
         loc["platform_ids"] = {
             d["platform"]: str(d["locations"][loc["name"]]) for d in described if loc["name"] in d["locations"]
@@ -59,6 +72,14 @@ def demo_config(described: list[dict[str, Any]], admin_token: str) -> dict[str, 
         for d in described
     ]
     return data
+
+
+def _free_port(host: str) -> int:
+    """A port nothing listens on now. The daemon binds it moments later, after the sandboxes took theirs."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host.strip("[]"), 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _toml_value(value: Any) -> str:
@@ -103,7 +124,7 @@ class Trickle(threading.Thread):
                     log.warning("demo_order_failed", platform=box.platform, error=str(exc))
 
 
-def run_demo(*, as_json: bool = False) -> int:
+def run_demo(*, as_json: bool = False, port: int | None = None) -> int:
     from connector.daemon import Daemon
     from connector.runtime import Runtime
     from connector.sandbox import SANDBOXES
@@ -115,12 +136,14 @@ def run_demo(*, as_json: bool = False) -> int:
         boxes = [stack.enter_context(serve(SANDBOXES[p](locations=locations, seed=1))) for p in Platform]
         for box in boxes:
             box.seed_orders(1, 5)
-        data = demo_config([b.describe() for b in boxes], admin_token)
+        data = demo_config([b.describe() for b in boxes], admin_token, port)
         config: Config = validate_config(data, source=str(EFFECTIVE))
         EFFECTIVE.parent.mkdir(parents=True, exist_ok=True)
         EFFECTIVE.write_text(to_toml(data))
         EFFECTIVE.chmod(0o600)
         logs.configure(level="warning" if as_json else "info", secrets=[admin_token])
+        if as_json:
+            _log_to_stderr()
         trickle = Trickle({b.platform: b.root_url for b in boxes}, boxes)
         trickle.start()
         runtime = Runtime.open(config)
@@ -131,6 +154,14 @@ def run_demo(*, as_json: bool = False) -> int:
             trickle.stop.set()
             runtime.close()
     return code
+
+
+def _log_to_stderr() -> None:
+    """With `--json`, stdout carries only the JSON line a script reads; the log (JSON too) goes to stderr."""
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
 
 
 def _started(daemon: Any, config: Config, token: str, as_json: bool) -> None:

@@ -11,7 +11,12 @@ Gating: an unpaid order cannot be shipped or picked up until a payment is record
 money; it keeps the systems equal), and a pickup order must be fully paid before it is packed.
 
 Each change commits together with its outbox rows (the transactional outbox): `connector.outbox` applies them
-to the platform later. A write the platform cannot represent is recorded on the timeline as skipped.
+to the platform later. A write the platform cannot represent is recorded on the timeline as skipped. The
+"queued" entry carries the actor who caused the write (the CLI user, the API, the dashboard); what the outbox
+worker later hears from the platform is its own entry.
+
+A fulfilment can be assigned to a member of staff (free text, as a POS's fulfilment list shows it); that is local
+bookkeeping only: no platform has a field for it, so nothing is queued.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from connector.storage import tables as t
 
 FS = FulfilmentStatus
 FINAL = {FS.SHIPPED.value, FS.PICKED_UP.value, FS.CANCELLED.value}
+MAX_USER_NAME = 80
 ALLOWED: dict[FS, set[FS]] = {
     FS.NEW: {FS.IN_PROGRESS, FS.PACKED, FS.CANCELLED},
     FS.IN_PROGRESS: {FS.PACKED, FS.CANCELLED},
@@ -104,7 +110,7 @@ class Workflow:
             _timeline(session, row, "state", text, {"fulfilment": f.id, "from": before, "to": target.value}, actor)
         previous_status = row.status
         row.status = derived_status(row)
-        self._queue_writes(session, row, chosen, target, notify, previous_status)
+        self._queue_writes(session, row, chosen, target, notify, previous_status, actor)
         return chosen
 
     def _chosen(self, row: t.Order, target: FS, location: str | None) -> list[t.Fulfilment]:
@@ -151,6 +157,37 @@ class Workflow:
         release = unreserve_movements if row.kind == OrderKind.RESERVATION.value else release_movements
         inventory.apply_movements(session, release(str(row.id), [part], event), row.id)
 
+    # --- assignment -------------------------------------------------------------------------------------------------
+    def assign(self, session: Session, row: t.Order, location: str, user: str, actor: str) -> t.Fulfilment:
+        """Give one location's open part of the order to `user`; an empty `user` takes it back.
+
+        Assigning the same user again changes nothing and adds no timeline entry (the API may be called twice).
+        """
+        name = _user_name(user)
+        f = self._open_part(row, location)
+        before = f.assigned_user or ""
+        if name == before:
+            return f
+        f.assigned_user = name or None
+        f.updated_at = datetime.now(UTC)
+        text = f"{location}: assigned to {name}" if name else f"{location}: unassigned"
+        if before:
+            text += f" (was {before})"
+        details = {"fulfilment": f.id, "location": location, "from": before or None, "to": name or None}
+        _timeline(session, row, "assignment", text, details, actor)
+        return f
+
+    def _open_part(self, row: t.Order, location: str) -> t.Fulfilment:
+        if row.status == OrderStatus.CANCELLED.value:
+            raise ActionRefused(f"order {row.number} is cancelled")
+        parts = [f for f in row.fulfilments if f.location == location and f.status != FS.CANCELLED.value]
+        if not parts:
+            raise ActionRefused(f"order {row.number} has no fulfilment at {location!r}")
+        open_parts = [f for f in parts if f.status not in FINAL]
+        if not open_parts:  # done work keeps the name of whoever did it
+            raise ActionRefused(f"the {location} part of order {row.number} is already {parts[0].status}")
+        return open_parts[0]
+
     # --- payments and notes -----------------------------------------------------------------------------------------
     def record_payment(self, session: Session, row: t.Order, amount: Decimal, method: str, actor: str) -> None:
         if amount <= 0:
@@ -170,7 +207,14 @@ class Workflow:
 
     # --- write-back ---------------------------------------------------------------------------------------------------
     def _queue_writes(
-        self, session: Session, row: t.Order, chosen: list[t.Fulfilment], target: FS, notify: bool, before: str
+        self,
+        session: Session,
+        row: t.Order,
+        chosen: list[t.Fulfilment],
+        target: FS,
+        notify: bool,
+        before: str,
+        actor: str,
     ) -> None:
         event = _event_for(row, target)
         if event is None:
@@ -193,9 +237,9 @@ class Workflow:
         for write in writes:
             if write.scope is Scope.FULFILMENT:
                 for f in chosen:
-                    _queue(session, row, write, event, f, tell)
+                    _queue(session, row, write, event, f, tell, actor)
             elif _order_reached(row, target, before):
-                _queue(session, row, write, event, None, tell)
+                _queue(session, row, write, event, None, tell, actor)
             else:
                 _timeline(
                     session,
@@ -223,7 +267,10 @@ def _order_reached(row: t.Order, target: FS, before: str) -> bool:
     return all(f.status in FINAL for f in live)
 
 
-def _queue(session: Session, row: t.Order, write: Write, event: Event, f: t.Fulfilment | None, notify: bool) -> None:
+def _queue(
+    session: Session, row: t.Order, write: Write, event: Event, f: t.Fulfilment | None, notify: bool, actor: str
+) -> None:
+    """Add the outbox row for one write; its timeline entry names `actor`, who caused it (not the worker)."""
     where = f.location if f is not None else "order"
     key = f"{row.id}:{where}:{write.action.value}:{write.target}"
     payload: dict[str, Any] = {"event": event.value, "notify": notify, "external_id": row.external_id}
@@ -258,6 +305,7 @@ def _queue(session: Session, row: t.Order, write: Write, event: Event, f: t.Fulf
         "outbound",
         f"queued {write.action.value} -> {write.target} ({where})",
         {"event": event.value, "key": key, "result": "queued"},
+        actor,
     )
 
 
@@ -271,6 +319,16 @@ def derived_status(row: t.Order) -> str:
     if live and all(s in FINAL for s in live) and not row.back_ordered:
         return OrderStatus.COMPLETED.value
     return OrderStatus.OPEN.value
+
+
+def _user_name(user: str) -> str:
+    """A staff member's name as typed, trimmed; refused when it could not be shown on one line of the queue."""
+    name = user.strip()
+    if len(name) > MAX_USER_NAME:
+        raise ActionRefused(f"a user name has at most {MAX_USER_NAME} characters")
+    if not name.isprintable():
+        raise ActionRefused("a user name must be printable text on one line")
+    return name
 
 
 def _why(row: t.Order, f: t.Fulfilment, target: FS) -> str:

@@ -1,7 +1,8 @@
 """Use cases shared by the CLI, the JSON API and the dashboard: each owns its transaction.
 
 Reading: an order with its timeline, lists of orders, deliveries and write-backs. Acting: fulfilment steps,
-payments, internal notes, reservation confirm/cancel, stock counts, replays and retries.
+assigning a location's part to a member of staff, payments, internal notes, reservation confirm/cancel, stock
+counts, replays and retries.
 """
 
 from __future__ import annotations
@@ -78,6 +79,14 @@ class Service:
                 self.workflow.transition(
                     session, row, ACTIONS[action], actor=actor, location=location, tracking=tracking, notify=notify
                 )
+            session.flush()
+            return order_detail(session, row)
+
+    def assign(self, ref: str, location: str, user: str, *, actor: str) -> dict[str, Any]:
+        """Assign the order's part at `location` to `user` (empty: unassign)."""
+        with self.runtime.sessions.begin() as session:
+            row = self._row(session, ref)
+            self.workflow.assign(session, row, location, user, actor)
             session.flush()
             return order_detail(session, row)
 
@@ -169,6 +178,9 @@ class Service:
 
 def order_detail(session: Any, row: t.Order, *, raw: bool = False) -> dict[str, Any]:
     data = order_json(to_model(row))
+    assigned = {f.id: f.assigned_user for f in row.fulfilments}
+    for part in data["fulfilments"]:
+        part["assigned_user"] = assigned.get(part["id"])
     data["back_orders"] = row.back_orders or {}
     data["conflict"] = row.conflict
     data["paid_amount"] = None if row.paid_amount is None else format(row.paid_amount, "f")

@@ -1,4 +1,4 @@
-"""`connector orders …`: list, show (with the timeline), fulfilment actions, payments, notes; `outbox …`."""
+"""`connector orders …`: list, show (with the timeline), fulfilment actions, assignment, payments, notes; `outbox …`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import getpass
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from connector.cli.common import ConfigOption, JsonOption, console, fail, open_config, print_json
@@ -109,19 +110,26 @@ def render_order(o: dict[str, Any], *, raw: bool = False) -> None:
     for f in o["fulfilments"]:
         items = ", ".join(f"{fl['quantity']}x{fl['sku']}" for fl in f["lines"])
         tracking = f" tracking {f['tracking']['carrier']} {f['tracking']['number']}" if f["tracking"] else ""
-        console.print(f"  fulfilment {f['id']} at {f['location']}: {f['status']} [{items}]{tracking}", highlight=False)
+        assigned = f" assigned to {f['assigned_user']}" if f.get("assigned_user") else ""
+        console.print(
+            f"  fulfilment {f['id']} at {f['location']}: {f['status']} [{items}]{tracking}{assigned}",
+            highlight=False,
+            markup=False,
+        )
     if o.get("back_orders"):
         console.print(f"  back-ordered: {o['back_orders']}", highlight=False)
     console.print("[bold]timeline[/]")
     for entry in o.get("timeline", []):
         console.print(
-            f"  {entry['at'][:19]}  {entry['kind']:<10} {entry['summary']}  [dim]({entry['actor']})[/]", highlight=False
+            f"  {entry['at'][:19]}  {entry['kind']:<10} {escape(entry['summary'])}  [dim]({escape(entry['actor'])})[/]",
+            highlight=False,
         )
         if raw and entry.get("raw"):
             console.print(f"      {entry['raw']}", highlight=False, markup=False, soft_wrap=True)
 
 
-def _act(order: str, config: ConfigOption, as_json: bool, run: Any) -> None:
+def _act(order: str, config: ConfigOption, as_json: bool, run: Any, say: Any = None) -> None:
+    """Run one action; print the order as JSON, or one line (`say(detail)`, else the latest timeline entry)."""
     runtime, service = _service(config)
     try:
         detail = run(service)
@@ -131,6 +139,8 @@ def _act(order: str, config: ConfigOption, as_json: bool, run: Any) -> None:
         runtime.close()
     if as_json:
         print_json(detail)
+    elif say is not None:
+        console.print(say(detail), highlight=False, markup=False)
     else:
         last = detail["timeline"][-1]["summary"] if detail["timeline"] else ""
         console.print(
@@ -182,6 +192,39 @@ def ship(
         as_json,
         lambda s: s.act(order, "ship", actor=_actor(), location=location, tracking=track, notify=notify),
     )
+
+
+@app.command()
+def assign(
+    order: OrderArg,
+    location: Annotated[str, typer.Option(help="The location whose part of the order is assigned.")],
+    user: Annotated[str | None, typer.Option(help="Who does the work (a name as the shop knows it).")] = None,
+    unassign: Annotated[bool, typer.Option("--unassign", help="Take the part back from whoever has it.")] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Assign one location's open part of the order to a member of staff (--user NAME), or clear it (--unassign).
+
+    Shown in the fulfilment queue, `orders show` and the API; recorded on the timeline. Never sent to the platform.
+    """
+    if unassign and user is not None:
+        fail("--user and --unassign exclude each other", code=2)
+    if not unassign and not (user or "").strip():
+        fail("give --user NAME, or --unassign to clear the assignment", code=2)
+    name = "" if unassign else (user or "")
+    _act(
+        order,
+        config,
+        as_json,
+        lambda s: s.assign(order, location, name, actor=_actor()),
+        lambda detail: _assignment(detail, location),
+    )
+
+
+def _assignment(detail: dict[str, Any], location: str) -> str:
+    """What `orders assign` says: the part's assignment now (a repeated assignment adds no timeline entry)."""
+    users = [f["assigned_user"] for f in detail["fulfilments"] if f["location"] == location and f["assigned_user"]]
+    return f"{detail['number']} at {location}: " + (f"assigned to {users[0]}" if users else "unassigned")
 
 
 @app.command()

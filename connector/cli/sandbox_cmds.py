@@ -71,8 +71,17 @@ def sandbox(
 
 def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line when everything is up.")] = False,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Serve the dashboard and API on this port instead of config/demo.toml's (0 picks a free one).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the four sandboxes with a trickle of new orders and the daemon against them (Ctrl-C stops all)."""
     from connector.demo import run_demo
 
-    raise SystemExit(run_demo(as_json=as_json))
+    raise SystemExit(run_demo(as_json=as_json, port=port))

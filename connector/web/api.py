@@ -29,6 +29,11 @@ class ActionBody(BaseModel):
     notify: bool = False
 
 
+class AssignBody(BaseModel):
+    location: str = Field(min_length=1, description="The location whose part of the order is assigned.")
+    user: str | None = Field(default=None, description="Who does the work; null or empty takes the part back.")
+
+
 class PaymentBody(BaseModel):
     amount: str = Field(description="Decimal amount, e.g. '24.95'.")
     method: str = Field(min_length=1, description="How it was paid: cash, card, bank transfer…")
@@ -104,6 +109,11 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
             methods=["POST"],
             summary=f"Fulfilment: {action}",
         )
+
+    @api.post("/orders/{ref}/assign", summary="Assign one location's part of the order to a member of staff")
+    async def assign(ref: str, body: AssignBody) -> dict[str, Any]:
+        result: dict[str, Any] = await run(service.assign, ref, body.location, body.user or "", actor=actor)
+        return result
 
     @api.post("/orders/{ref}/pay", summary="Record a payment (takes no money)")
     async def pay(ref: str, body: PaymentBody) -> dict[str, Any]:

@@ -7,6 +7,7 @@
     GET  /orders?q=REF              find an order by id, number or store:external_id
     GET  /orders/{ref}              one order: lines, fulfilments and the full timeline
     POST /orders/{ref}/fulfil       start | pack | ship | pickup, at one location
+    POST /orders/{ref}/assign       assign one location's part to a member of staff (an empty name clears it)
     POST /orders/{ref}/pay          record a payment (takes no money)
     POST /orders/{ref}/confirm      confirm a reservation: its held stock becomes allocated
     GET  /dead                      dead letters and failed write-backs
@@ -319,6 +320,22 @@ def _action_routes(router: APIRouter, dash: Dashboard) -> None:
             return f"Order {result['number']}{f' at {location}' if location else ''}: {DONE[action]}."
 
         return dash.act(request, csrf_token, back, work, action, ref)
+
+    @router.post("/orders/{ref}/assign")
+    def assign(
+        request: Request,
+        ref: str,
+        location: FormText = "",
+        user: FormText = "",
+        csrf_token: FormText = "",
+        back: FormText = "/",
+    ) -> Response:
+        def work() -> str:
+            result = service.assign(ref, location, user, actor=ACTOR)
+            name = user.strip()
+            return f"Order {result['number']} at {location}: " + (f"assigned to {name}." if name else "unassigned.")
+
+        return dash.act(request, csrf_token, back, work, "assign", ref)
 
     @router.post("/orders/{ref}/pay")
     def pay(

@@ -1,7 +1,7 @@
 """The dashboard in a real browser: headless Chromium, driven by Playwright, against the four sandboxes + daemon.
 
-A support engineer logs in, sees the stores, packs and ships a BigCommerce order from the fulfilment queue of
-its location, and finds the status written back to the platform on the order's timeline.
+A support engineer logs in, sees the stores, packs, assigns and ships a BigCommerce order from the fulfilment queue
+of its location, and finds the status written back to the platform on the order's timeline.
 
 The browser is the system Chromium (Debian's `chromium` package; `scripts/check` installs it): Playwright never
 downloads one here. Without it this test fails, saying so: it is not skipped. Screenshots go to `tmp_path`, or
@@ -139,6 +139,10 @@ def test_support_packs_and_ships_an_order_from_the_queue_and_sees_the_write(
         expect(row).to_contain_text(SKU)
         row.get_by_role("button", name="Mark packed").click()
         expect(page.get_by_role("status")).to_contain_text(f"Order {order['number']} at {location}: marked packed.")
+        row.get_by_label("Assign to").fill("Ann")
+        row.get_by_role("button", name="Assign", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text(f"Order {order['number']} at {location}: assigned to Ann.")
+        expect(row.locator(".assigned-user")).to_have_text("Ann")
         row.get_by_label("Tracking number").fill(TRACKING)
         row.get_by_label("Carrier").fill("PostNL")
         page.screenshot(path=shots / "2-queue-packed.png", full_page=True)
@@ -151,6 +155,7 @@ def test_support_packs_and_ships_an_order_from_the_queue_and_sees_the_write(
         expect(page.get_by_role("heading", name=f"Order {order['number']}")).to_be_visible()
         text = wait_for(lambda: timeline_once_written(page), timeout=30, every=0.5, what=WRITTEN)
         assert f"{location}: packed -> shipped (tracking PostNL {TRACKING})" in text
+        assert f"{location}: assigned to Ann" in text
         assert "queued set_status -> 10 (order)" in text
         assert text.index("queued set_status -> 10 (order)") < text.index(WRITTEN)
         page.screenshot(path=shots / "3-order-timeline.png", full_page=True)

@@ -73,6 +73,7 @@ def client(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
         ("GET", "/api/orders/100"),
         ("POST", "/api/orders/100/pack"),
         ("POST", "/api/orders/100/pay"),
+        ("POST", "/api/orders/100/assign"),
         ("GET", "/api/stock"),
         ("PUT", "/api/stock"),
         ("GET", "/api/inbox"),
@@ -114,6 +115,32 @@ def test_order_flow_through_the_api(client: TestClient) -> None:
     assert [(o["action"], o["target"]) for o in outbox] == [("set_status", "10"), ("set_status", "9")]
     assert client.post("/api/orders/100/note", headers=AUTH, json={"text": "fragile"}).status_code == 200
     assert client.get("/api/orders/404", headers=AUTH).status_code == 404
+
+
+def test_assign_a_location_to_a_member_of_staff(client: TestClient) -> None:
+    assert "/api/orders/{ref}/assign" in client.get("/api/openapi.json").json()["paths"]
+    assigned = client.post("/api/orders/100/assign", headers=AUTH, json={"location": "amsterdam", "user": "Ann"})
+    assert assigned.status_code == 200, assigned.text
+    assert assigned.json()["fulfilments"][0]["assigned_user"] == "Ann"
+    entry = assigned.json()["timeline"][-1]
+    assert (entry["kind"], entry["summary"], entry["actor"]) == ("assignment", "amsterdam: assigned to Ann", "api")
+    assert (entry["details"]["from"], entry["details"]["to"]) == (None, "Ann")
+    assert client.get("/api/orders/100", headers=AUTH).json()["fulfilments"][0]["assigned_user"] == "Ann"
+    cleared = client.post("/api/orders/100/assign", headers=AUTH, json={"location": "amsterdam", "user": None})
+    assert cleared.json()["fulfilments"][0]["assigned_user"] is None
+    assert cleared.json()["timeline"][-1]["summary"] == "amsterdam: unassigned (was Ann)"
+    elsewhere = client.post("/api/orders/100/assign", headers=AUTH, json={"location": "paris", "user": "Ann"})
+    assert elsewhere.status_code == 409
+    assert "no fulfilment at 'paris'" in elsewhere.json()["detail"]
+    missing = client.post("/api/orders/404/assign", headers=AUTH, json={"location": "amsterdam", "user": "Ann"})
+    assert missing.status_code == 404
+    assert client.post("/api/orders/100/assign", headers=AUTH, json={"user": "Ann"}).status_code == 422
+
+
+def test_queued_write_backs_name_the_api_as_the_actor(client: TestClient) -> None:
+    packed = client.post("/api/orders/100/pack", headers=AUTH).json()
+    outbound = [(e["summary"], e["actor"]) for e in packed["timeline"] if e["kind"] == "outbound"]
+    assert outbound == [("queued set_status -> 9 (order)", "api")]
 
 
 def test_stock_put_and_get(client: TestClient) -> None:

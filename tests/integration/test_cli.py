@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
 
-from connector.storage.db import head_revision, make_engine
+from connector import inventory
+from connector.config import load_config
+from connector.ingest import ingest_order
+from connector.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
+from connector.runtime import Runtime
+from connector.stocking import Stocker
+from connector.storage.db import head_revision, make_engine, upgrade
 from tests.support import SHOPIFY_STORE, cli, write_config
+
+BC_STORE = {
+    "name": "bc",
+    "platform": "bigcommerce",
+    "base_url": "https://api.bigcommerce.com/stores/abc",
+    "credentials": {"access_token": "tok-123456"},
+    "webhook_secret": "whsec-123456",
+}
 
 
 def test_help_lists_the_commands() -> None:
@@ -87,3 +104,79 @@ def test_orders_list_and_show_on_an_empty_database(tmp_path: Path, database_url:
     shown = cli("orders", "show", "404", "--json", "--config", str(config), cwd=tmp_path)
     assert shown.returncode == 1
     assert "no order '404'" in shown.stderr
+
+
+def _config_with_an_order(tmp_path: Path, database_url: str) -> Path:
+    """A configuration whose database holds BigCommerce order 100, allocated to amsterdam (as ingest leaves it)."""
+    path = write_config(
+        tmp_path / "c.toml", database_url, stores=[BC_STORE], locations=[{"name": "amsterdam", "priority": 1}]
+    )
+    config = load_config(path)
+    runtime = Runtime.open(config)
+    try:
+        upgrade(runtime.engine)
+        runtime.sync_stores()
+        eur = lambda x: Money(Decimal(x), "EUR")  # noqa: E731
+        when = datetime(2026, 5, 1, tzinfo=UTC)
+        order = Order(
+            store="bc",
+            platform=Platform.BIGCOMMERCE,
+            external_id="100",
+            number="100",
+            kind=OrderKind.DELIVERY,
+            payment_status=PaymentStatus.PAID,
+            platform_status="11",
+            currency="EUR",
+            subtotal=eur("20"),
+            shipping_total=eur("0"),
+            tax_total=eur("0"),
+            discount_total=eur("0"),
+            total=eur("20"),
+            created_at=when,
+            updated_at=when,
+            lines=(Line("A", "Alpha", 2, eur("10"), eur("20")),),
+        )
+        with runtime.sessions.begin() as session:
+            inventory.import_counts(session, [inventory.Count("A", "amsterdam", 5)])
+            outcome = ingest_order(session, runtime.store_ids["bc"], order, source="test")
+            Stocker(config).on_outcome(session, outcome)
+    finally:
+        runtime.close()
+    return path
+
+
+def test_orders_assign_shows_in_show_and_on_the_timeline(tmp_path: Path, database_url: str) -> None:
+    config = str(_config_with_an_order(tmp_path, database_url))
+    actor = f"cli:{getpass.getuser()}"
+    assigned = cli("orders", "assign", "100", "--location", "amsterdam", "--user", "Ann", "-c", config, cwd=tmp_path)
+    assert assigned.returncode == 0, assigned.stderr
+    assert assigned.stdout.strip() == "100 at amsterdam: assigned to Ann"
+    shown = json.loads(cli("orders", "show", "100", "--json", "-c", config, cwd=tmp_path).stdout)
+    assert [(f["location"], f["assigned_user"]) for f in shown["fulfilments"]] == [("amsterdam", "Ann")]
+    assert (shown["timeline"][-1]["summary"], shown["timeline"][-1]["actor"]) == ("amsterdam: assigned to Ann", actor)
+    text = cli("orders", "show", "100", "-c", config, cwd=tmp_path, env={"COLUMNS": "200"}).stdout
+    assert "at amsterdam: new [2xA] assigned to Ann" in text
+    cleared = cli("orders", "assign", "100", "--location", "amsterdam", "--unassign", "--json", "-c", config)
+    assert cleared.returncode == 0, cleared.stderr
+    assert json.loads(cleared.stdout)["fulfilments"][0]["assigned_user"] is None
+    refused = cli("orders", "assign", "100", "--location", "utrecht", "--user", "Ann", "-c", config, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "no fulfilment at 'utrecht'" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "choice", [(), ("--user", "Ann", "--unassign"), ("--user", " ")], ids=["neither", "both", "blank"]
+)
+def test_orders_assign_needs_exactly_one_of_user_or_unassign(tmp_path: Path, choice: tuple[str, ...]) -> None:
+    config = write_config(tmp_path / "c.toml", f"sqlite:///{tmp_path / 'c.db'}", stores=[BC_STORE])
+    result = cli("orders", "assign", "100", "--location", "amsterdam", *choice, "-c", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--unassign" in result.stderr
+    assert "--unassign" in cli("orders", "assign", "--help").stdout
+
+
+def test_a_cli_action_names_the_user_on_the_write_backs_it_queues(tmp_path: Path, sqlite_url: str) -> None:
+    config = str(_config_with_an_order(tmp_path, sqlite_url))
+    packed = json.loads(cli("orders", "pack", "100", "--json", "-c", config, cwd=tmp_path).stdout)
+    outbound = [(e["summary"], e["actor"]) for e in packed["timeline"] if e["kind"] == "outbound"]
+    assert outbound == [("queued set_status -> 9 (order)", f"cli:{getpass.getuser()}")]

@@ -496,6 +496,62 @@ def test_a_reservation_is_confirmed_from_the_queue(shop: Shop) -> None:
         assert row.kind == "pickup"
 
 
+def test_a_fulfilment_is_assigned_and_unassigned_from_the_queue(shop: Shop) -> None:
+    order_id = shop.order()
+    uid = shop.fulfilment(order_id).id
+    back = "/queue?location=amsterdam"
+    login(shop.client)
+    page = shop.client.get(back).text
+    assert f'action="/orders/{order_id}/assign"' in page
+    assert f'id="user-{uid}"' in page
+    post(shop.client, f"/orders/{order_id}/fulfil", page, action="pack", location="amsterdam", back=back)
+    assert shop.fulfilment(order_id).assigned_user is None  # packing from the dashboard invents nobody
+    answer = post(shop.client, f"/orders/{order_id}/assign", page, location="amsterdam", user="<Ann>", back=back)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == back
+    page = shop.client.get(back).text
+    assert "Order 1001 at amsterdam: assigned to &lt;Ann&gt;." in page
+    assert '<span class="assigned-user">&lt;Ann&gt;</span>' in page
+    assert "Unassign" in page
+    assert shop.fulfilment(order_id).assigned_user == "<Ann>"
+    order_page = shop.client.get(f"/orders/{order_id}").text
+    assert ">Assigned</th>" in order_page
+    assert re.search(r"<td>amsterdam: assigned to &lt;Ann&gt;</td>\s*<td>dashboard</td>", order_page)
+    post(shop.client, f"/orders/{order_id}/assign", order_page, location="amsterdam", user="", back=back)
+    page = shop.client.get(back).text
+    assert "Order 1001 at amsterdam: unassigned." in page
+    assert '<span class="assigned-user">—</span>' in page
+    assert shop.fulfilment(order_id).assigned_user is None
+    post(shop.client, f"/orders/{order_id}/assign", page, location="utrecht", user="Ann", back=back)
+    assert "order 1001 has no fulfilment at &#39;utrecht&#39;" in shop.client.get(back).text
+    assert shop.woken == [1, 1, 1]  # the refused one wakes nothing
+
+
+@pytest.mark.parametrize("csrf", [None, "", "wrong-token"])
+def test_an_assignment_without_the_right_csrf_token_is_refused(shop: Shop, csrf: str | None) -> None:
+    order_id = shop.order()
+    login(shop.client)
+    before = shop.timeline(order_id)
+    data = {"location": "amsterdam", "user": "Mallory"} | ({} if csrf is None else {"csrf_token": csrf})
+    answer = shop.client.post(f"/orders/{order_id}/assign", data=data, follow_redirects=False)
+    assert answer.status_code == 403
+    assert shop.fulfilment(order_id).assigned_user is None
+    assert shop.timeline(order_id) == before
+    shop.client.cookies.clear()
+    stranger = shop.client.post(f"/orders/{order_id}/assign", data=data, follow_redirects=False)
+    assert (stranger.status_code, stranger.headers["location"]) == (303, "/login")
+    assert shop.fulfilment(order_id).assigned_user is None
+
+
+def test_dashboard_actions_name_the_dashboard_on_the_write_backs_they_queue(shop: Shop) -> None:
+    order_id = shop.order()
+    login(shop.client)
+    page = shop.client.get("/queue?location=amsterdam").text
+    post(shop.client, f"/orders/{order_id}/fulfil", page, action="pack", location="amsterdam", back="/queue")
+    order_page = shop.client.get(f"/orders/{order_id}").text
+    assert re.search(r"<td>queued set_status -&gt; 9 \(order\)</td>\s*<td>dashboard</td>", order_page)
+
+
 def test_a_carrier_without_a_tracking_number_is_refused(shop: Shop) -> None:
     order_id = shop.order()
     login(shop.client)
