@@ -8,8 +8,9 @@ Shared mechanics, by composition:
 * `RateBudget` — one per store: every call waits for it first; it learns from the platform's rate-limit headers
   (via the client's `observe`) and from 429s, so polls, backfills and write-backs of one store share one budget.
 * `call` — the only place that retries (tenacity): `RetriableError` (5xx, timeouts, 429) is retried with the
-  platform's `Retry-After` when it gave one, else exponential backoff with jitter, bounded in attempts and time;
-  every retry is logged. `classify_status` is the table that turns an HTTP status into what to do.
+  platform's `Retry-After` when it gave one, else exponential backoff with jitter, bounded in attempts and time
+  (a refusal for rate does not use up the attempts: the platform did nothing); every retry is logged.
+  `classify_status` is the table that turns an HTTP status into what to do.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 import structlog
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_random_exponential
 
 from connector.errors import FatalError, RateLimited, RetriableError, SkippableError
@@ -229,10 +231,31 @@ class _WaitRetryAfter(wait_base):
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How one call is retried. `attempts` bounds the tries that failed for another reason than the rate limit;
+    a refusal for rate (429, Shopify's THROTTLED) means the platform did nothing, so it is waited out without
+    using up `attempts` (a mutation sent at most once is still retried after one), up to `rate_limited` times."""
+
     attempts: int = 6
     max_delay: float = 120.0  # total seconds spent retrying one call
     initial: float = 0.5
     maximum: float = 30.0
+    rate_limited: int = 6
+
+
+class _StopAfterFailures(stop_base):
+    """Stop after `attempts` tries that failed, a refusal for rate not counted (up to `rate_limited` of those):
+    one call's state, so a new one per `call`."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.refused = 0
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        if outcome is not None and isinstance(outcome.exception(), RateLimited):
+            self.refused += 1
+            return self.refused > self.policy.rate_limited
+        return retry_state.attempt_number - self.refused >= self.policy.attempts
 
 
 def call(budget: RateBudget, fn: Callable[[], T], *, policy: RetryPolicy = RetryPolicy(), what: str = "") -> T:
@@ -259,7 +282,7 @@ def call(budget: RateBudget, fn: Callable[[], T], *, policy: RetryPolicy = Retry
     retrying = Retrying(
         retry=retry_if_exception_type(RetriableError),
         wait=_WaitRetryAfter(wait_random_exponential(multiplier=policy.initial, max=policy.maximum), policy.max_delay),
-        stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_delay),
+        stop=stop_after_delay(policy.max_delay) | _StopAfterFailures(policy),
         before_sleep=before_sleep,
         sleep=budget.sleep,
         reraise=True,
