@@ -27,6 +27,7 @@ import structlog
 import uvicorn
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
+from fastapi import FastAPI
 
 from connector.errors import FatalError, RetriableError
 from connector.outbox import drain
@@ -48,6 +49,7 @@ class Job:
     id: str
     func: Callable[[], Any]
     interval: timedelta
+    max_instances: int = 1
 
 
 class _Server(uvicorn.Server):
@@ -69,12 +71,14 @@ class Daemon:
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )
         self.server: _Server | None = None
+        self.app: FastAPI | None = None
         self.stocker = Stocker(runtime.config)
         self.syncs = {s.name: StoreSync(runtime, s) for s in runtime.config.stores}
         for sync in self.syncs.values():
             sync.hooks.append(self.stocker)
         self.owned: set[str] = set()
         self._inbox_lock = threading.Lock()
+        self._inbox_wanted = threading.Event()
 
     # --- jobs ---------------------------------------------------------------------------------------------------
     def jobs(self) -> list[Job]:
@@ -82,7 +86,8 @@ class Daemon:
         daemon = self.runtime.config.daemon
         jobs = [
             Job("leases", self._renew_leases, daemon.lease_ttl / 3),
-            Job("inbox", self._drain_inbox, daemon.inbox_interval),
+            # A tick during a long drain returns at once instead of being skipped with a warning every interval.
+            Job("inbox", self._drain_inbox, daemon.inbox_interval, max_instances=2),
         ]
         jobs += [
             Job(f"poll:{s.name}", partial(self._poll, s.name), s.poll_interval) for s in self.runtime.config.stores
@@ -107,12 +112,23 @@ class Daemon:
         return {name: sync for name, sync in self.syncs.items() if name in self.owned}
 
     def _drain_inbox(self) -> None:
-        """Ingest webhook deliveries until none is pending (woken early by each delivery)."""
-        with self._inbox_lock:
-            while process_inbox(self._owned_syncs(), self.identity) and not self._stop.is_set():
-                pass
+        """Ingest webhook deliveries until none is pending (woken early by deliveries)."""
+        if not self._inbox_lock.acquire(blocking=False):
+            return  # a drain is running: it takes what is pending
+        try:
+            while not self._stop.is_set():
+                self._inbox_wanted.clear()
+                if not process_inbox(self._owned_syncs(), self.identity) and not self._inbox_wanted.is_set():
+                    break
+        finally:
+            self._inbox_lock.release()
 
     def _wake_inbox(self) -> None:
+        """Called after each kept delivery: at most one wake per drain (hundreds of deliveries a second must not
+        each reschedule the job); a drain in progress picks the delivery up in its next claim."""
+        if self._inbox_wanted.is_set():
+            return
+        self._inbox_wanted.set()
         if not self._inbox_lock.locked():
             self._wake("inbox")
 
@@ -216,7 +232,12 @@ class Daemon:
         now = datetime.now(UTC)
         for job in self.jobs():
             self.scheduler.add_job(
-                job.func, "interval", seconds=job.interval.total_seconds(), id=job.id, next_run_time=now
+                job.func,
+                "interval",
+                seconds=job.interval.total_seconds(),
+                id=job.id,
+                next_run_time=now,
+                max_instances=job.max_instances,
             )
         self.scheduler.start()
         self.runtime.scheduler_running = True
@@ -245,8 +266,9 @@ class Daemon:
             sock.close()
 
     def _start_server(self, sock: socket.socket) -> threading.Thread:
+        self.app = create_app(self.runtime, on_webhook=self._wake_inbox, on_action=self._wake_outbox)
         config = uvicorn.Config(
-            create_app(self.runtime, on_webhook=self._wake_inbox, on_action=self._wake_outbox),
+            self.app,
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=10,
@@ -280,3 +302,5 @@ class Daemon:
             for name in self.owned:
                 release_lease(session, f"store:{name}", self.identity)
         server_thread.join(timeout=15)
+        if self.app is not None:
+            self.app.state.delivery_writer.close()

@@ -1,7 +1,10 @@
 """The one ingest function, for webhooks and polls alike: upsert mapped orders by `(store, external_id)`.
 
     ingest_orders(session, store, orders, source=...) -> [Outcome]   a poll page, one outcome per order
-    ingest_order(session, store, order, source=...) -> Outcome       a webhook delivery: a batch of one
+    ingest_order(session, store, order, source=...) -> Outcome       one order: a batch of one
+
+A batch of webhook deliveries passes `origins`, one `Origin` (topic and inbox item) per order, so each order's
+timeline names the delivery it came from.
 
 * a version older than the stored one (out-of-order or late delivery) changes nothing;
 * an unchanged order (same content hash) changes nothing;
@@ -184,8 +187,8 @@ def _line_values(order: Order) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Source:
-    """Where a batch came from, for its timeline entries."""
+class Origin:
+    """Where an order came from, for its timeline entry: a poll page, or one webhook delivery (topic, inbox item)."""
 
     source: str
     topic: str
@@ -229,26 +232,30 @@ def ingest_orders(
     source: str,
     topic: str = "",
     inbox_id: int | None = None,
+    origins: Sequence[Origin] | None = None,
 ) -> list[Outcome]:
-    """Upsert a batch of mapped orders (a poll page); one outcome per order, in order.
+    """Upsert a batch of mapped orders (a poll page, or webhook deliveries); one outcome per order, in order.
 
     The external ids must be distinct (`distinct_runs` splits a batch that repeats one). The stored versions are
     read in one query without their lines; only changed orders are loaded whole, and new ones are written with
-    one statement per table.
+    one statement per table. `origins` (one per order) overrides `source`, `topic` and `inbox_id`.
     """
     if len({o.external_id for o in orders}) != len(orders):
         raise ValueError("a batch must not repeat an external id: split it with distinct_runs")
-    origin = _Source(source, topic, inbox_id)
+    if origins is None:
+        origins = [Origin(source, topic, inbox_id)] * len(orders)
+    elif len(origins) != len(orders):
+        raise ValueError("origins must name one origin per order")
     digests = [content_hash(order) for order in orders]
     heads = _heads(session, store_id, [order.external_id for order in orders])
     results = [_decide(heads.get(o.external_id), o, digest) for o, digest in zip(orders, digests, strict=True)]
-    batch = list(zip(orders, digests, results, strict=True))
-    changed = _load(session, [heads[o.external_id].id for o, _, result in batch if result is Result.UPDATED])
+    batch = list(zip(orders, digests, results, origins, strict=True))
+    changed = _load(session, [heads[o.external_id].id for o, _, result, _ in batch if result is Result.UPDATED])
     created = iter(
-        _create(session, store_id, [(o, digest) for o, digest, result in batch if result is Result.CREATED], origin)
+        _create(session, store_id, [(o, d, origin) for o, d, result, origin in batch if result is Result.CREATED])
     )
     outcomes = []
-    for order, digest, result in batch:
+    for order, digest, result, origin in batch:
         if result is Result.CREATED:
             outcomes.append(next(created))
         elif result is Result.UPDATED:
@@ -301,7 +308,7 @@ def _load(session: Session, ids: list[int]) -> dict[int, t.Order]:
     return {row.id: row for row in session.scalars(select(t.Order).where(t.Order.id.in_(ids)))}
 
 
-def _update(session: Session, row: t.Order, order: Order, digest: str, origin: _Source) -> Outcome:
+def _update(session: Session, row: t.Order, order: Order, digest: str, origin: Origin) -> Outcome:
     previous = to_model(row)
     changes = diff(previous, order)
     for name, value in _values(order, digest, status=row.status, paid_amount=row.paid_amount).items():
@@ -323,31 +330,33 @@ def _update(session: Session, row: t.Order, order: Order, digest: str, origin: _
     return Outcome(Result.UPDATED, row.id, changes, previous, to_model(row))
 
 
-def _create(session: Session, store_id: int, fresh: list[tuple[Order, str]], origin: _Source) -> list[Outcome]:
+def _create(session: Session, store_id: int, fresh: list[tuple[Order, str, Origin]]) -> list[Outcome]:
     """Insert new orders, their lines and timeline entries: one executemany per table, no ORM unit of work."""
     if not fresh:
         return []
     rows = [
         _values(order, digest, status="", paid_amount=None)
         | {"store_id": store_id, "external_id": order.external_id, "version": 1}
-        for order, digest in fresh
+        for order, digest, _ in fresh
     ]
     table = t.core(t.Order)
     # Matched back by external id: RETURNING in parameter order would cost SQLite one statement per row.
     returning = insert(table).returning(table.c.external_id, table.c.id)
     returned: dict[str, int] = {external_id: id_ for external_id, id_ in session.execute(returning, rows)}
-    ids = [returned[order.external_id] for order, _ in fresh]
+    ids = [returned[order.external_id] for order, _, _ in fresh]
     lines = [
-        values | {"order_id": id_} for id_, (order, _) in zip(ids, fresh, strict=True) for values in _line_values(order)
+        values | {"order_id": id_}
+        for id_, (order, _, _) in zip(ids, fresh, strict=True)
+        for values in _line_values(order)
     ]
     if lines:
         session.execute(insert(t.core(t.OrderLine)), lines)
-    entries = [_created_entry(id_, order, origin) for id_, (order, _) in zip(ids, fresh, strict=True)]
+    entries = [_created_entry(id_, order, origin) for id_, (order, _, origin) in zip(ids, fresh, strict=True)]
     session.execute(insert(t.core(t.TimelineEntry)), entries)
     store = session.get_one(t.Store, store_id)
     return [
         Outcome(Result.CREATED, id_, current=_as_stored(order, id_, store, row["status"]))
-        for id_, (order, _), row in zip(ids, fresh, rows, strict=True)
+        for id_, (order, _, _), row in zip(ids, fresh, rows, strict=True)
     ]
 
 
@@ -358,7 +367,7 @@ def _as_stored(order: Order, order_id: int, store: t.Store, status: str) -> Orde
     )
 
 
-def _created_entry(order_id: int, order: Order, origin: _Source) -> dict[str, Any]:
+def _created_entry(order_id: int, order: Order, origin: Origin) -> dict[str, Any]:
     flag = f"; totals differ by {order.totals_difference}" if order.totals_difference else ""
     return {
         "order_id": order_id,

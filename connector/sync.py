@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import structlog
 from sqlalchemy import select
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from connector.config import StoreConfig
 from connector.errors import FatalError, RetriableError, SkippableError, SyncError, WebhookRejected
-from connector.ingest import Outcome, distinct_runs, ingest_orders, mark_deleted
+from connector.ingest import Origin, Outcome, distinct_runs, ingest_orders, mark_deleted
 from connector.mapping import MappingContext, ReservationRule, map_order
 from connector.model import Order
 from connector.platforms import PLATFORMS, Platform, RateBudget, open_client
@@ -43,6 +43,22 @@ from connector.storage.types import InboxStatus
 log = structlog.get_logger(__name__)
 
 OVERLAP = timedelta(minutes=5)
+# Webhook deliveries ingested per transaction: enough to share the per-transaction cost, few enough that the
+# webhook receiver (which needs the same SQLite writer to keep a delivery) never waits long for one to end.
+WEBHOOK_CHUNK = 5
+
+
+class StoredDelivery(NamedTuple):
+    """An inbox item as the worker needs it."""
+
+    id: int
+    headers: dict[str, str]
+    body: bytes
+    topic: str
+    source: str
+
+
+_DELIVERY_COLUMNS = (t.InboxItem.id, t.InboxItem.headers, t.InboxItem.body, t.InboxItem.topic, t.InboxItem.source)
 
 
 class IngestHooks(Protocol):
@@ -122,15 +138,19 @@ class StoreSync:
         source: str,
         topic: str = "",
         inbox_id: int | None = None,
+        origins: Sequence[Origin] | None = None,
     ) -> list[Outcome]:
         """Ingest mapped orders in the caller's transaction and let the hooks react.
 
         A run of distinct orders is one batch; an order repeated later in the page starts the next run, so it is
-        ingested after the hooks have reacted to its first version.
+        ingested after the hooks have reacted to its first version. `origins` names each order's delivery.
         """
         outcomes: list[Outcome] = []
         for run in distinct_runs(orders):
-            batch = ingest_orders(session, self.store_id, run, source=source, topic=topic, inbox_id=inbox_id)
+            run_origins = origins[len(outcomes) : len(outcomes) + len(run)] if origins is not None else None
+            batch = ingest_orders(
+                session, self.store_id, run, source=source, topic=topic, inbox_id=inbox_id, origins=run_origins
+            )
             for hook in self.hooks:
                 hook.on_outcomes(session, batch)
             outcomes += batch
@@ -141,34 +161,92 @@ class StoreSync:
 
     # --- inbox -------------------------------------------------------------------------------------------------
     def process_delivery(self, item_id: int) -> None:
-        """Ingest one claimed webhook delivery (its own transaction)."""
+        """Ingest one claimed webhook delivery."""
         with self.runtime.sessions() as session:
-            row = session.get(t.InboxItem, item_id)
-            if row is None:
-                return
-            headers, body, topic, source = dict(row.headers), bytes(row.body), row.topic, row.source
-        module = PLATFORMS[self.store.platform]
+            row = session.execute(select(*_DELIVERY_COLUMNS).where(t.InboxItem.id == item_id)).one_or_none()
+        if row is not None:
+            self.process_deliveries([StoredDelivery(*row)])
+
+    def process_deliveries(self, deliveries: Sequence[StoredDelivery]) -> None:
+        """Ingest claimed webhook deliveries, in order, in a few transactions for all of them.
+
+        Each delivery is parsed and completed (thin payloads fetched from the platform) on its own, outside any
+        transaction; the mapped orders are then ingested in chunks of `WEBHOOK_CHUNK`, each chunk one transaction
+        that also finishes its inbox items. A delivery that fails is dead-lettered or postponed alone. Deletions
+        and replayed poll items go alone in their turn (the chunk so far is written first, so events keep their
+        order).
+        """
+        ready: list[tuple[int, Order, str]] = []
+        for delivery in deliveries:
+            prepared = self._prepare(delivery)
+            if prepared is None:
+                continue
+            if prepared == "alone":
+                self._ingest_deliveries(ready)
+                ready = []
+                self._process_alone(delivery)
+                continue
+            assert isinstance(prepared, tuple)
+            ready.append(prepared)
+            if len(ready) >= WEBHOOK_CHUNK:
+                self._ingest_deliveries(ready)
+                ready = []
+        self._ingest_deliveries(ready)
+
+    def _prepare(self, stored: StoredDelivery) -> tuple[int, Order, str] | str | None:
+        """A delivery ready to ingest as (item, order, topic); "alone" for a deletion or a replayed poll item;
+        None when it failed here (then it is already dead-lettered or postponed)."""
+        if stored.source == "poll":
+            return "alone"
         try:
-            if source == "poll":  # a dead poll item put back by `inbox replay`: the body is the raw bundle
-                self._ingest_raw(item_id, json.loads(body), topic)
-                return
-            delivery = module.parse_webhook(headers, body)
+            delivery = PLATFORMS[self.store.platform].parse_webhook(stored.headers, stored.body)
             if delivery.deleted:
-                with self.runtime.sessions.begin() as session:
-                    order_id = mark_deleted(session, self.store_id, delivery.external_id, source=f"webhook {topic}")
-                    if order_id is not None:
-                        for hook in self.hooks:
-                            hook.on_deleted(session, order_id)
-                    inbox.finish(session, item_id)
-                return
+                return "alone"
             raw = self.client.complete(delivery)
             if raw is None:
                 raise SkippableError(f"order {delivery.external_id} no longer exists on {self.store.platform.value}")
-            self._ingest_raw(item_id, raw, topic, source="webhook")
+            return stored.id, self.map(raw), stored.topic
         except SyncError as exc:
-            self._delivery_failed(item_id, exc)
+            self._delivery_failed(stored.id, exc)
         except (ValueError, WebhookRejected) as exc:  # a stored body that no longer parses
-            self._delivery_failed(item_id, SkippableError(f"unreadable delivery: {exc}", store=self.store.name))
+            self._delivery_failed(stored.id, SkippableError(f"unreadable delivery: {exc}", store=self.store.name))
+        return None
+
+    def _ingest_deliveries(self, ready: Sequence[tuple[int, Order, str]]) -> None:
+        """One transaction: ingest the orders of these deliveries and finish them. If the chunk fails as a whole
+        (a hook refusing one order), each delivery is tried alone so only the culprit is set aside."""
+        if not ready:
+            return
+        try:
+            with self.runtime.sessions.begin() as session:
+                origins = [Origin("webhook", topic, item_id) for item_id, _, topic in ready]
+                self.ingest(session, [order for _, order, _ in ready], source="webhook", origins=origins)
+                inbox.finish_many(session, {item_id: order.external_id for item_id, order, _ in ready})
+        except SyncError as exc:
+            if len(ready) == 1:
+                self._delivery_failed(ready[0][0], exc)
+                return
+            for one in ready:
+                self._ingest_deliveries([one])
+
+    def _process_alone(self, stored: StoredDelivery) -> None:
+        """A deletion, or a dead poll item put back by `inbox replay` (its body is the raw order)."""
+        try:
+            if stored.source == "poll":
+                self._ingest_raw(stored.id, json.loads(stored.body), stored.topic)
+                return
+            delivery = PLATFORMS[self.store.platform].parse_webhook(stored.headers, stored.body)
+            with self.runtime.sessions.begin() as session:
+                source = f"webhook {stored.topic}"
+                order_id = mark_deleted(session, self.store_id, delivery.external_id, source=source)
+                if order_id is not None:
+                    for hook in self.hooks:
+                        hook.on_deleted(session, order_id)
+                inbox.finish(session, stored.id)
+        except SyncError as exc:
+            self._delivery_failed(stored.id, exc)
+        except (ValueError, WebhookRejected) as exc:
+            self._delivery_failed(stored.id, SkippableError(f"unreadable delivery: {exc}", store=self.store.name))
 
     def _ingest_raw(self, item_id: int, raw: Mapping[str, Any], topic: str, source: str = "replay") -> None:
         order = self.map(raw)
@@ -303,7 +381,7 @@ class StoreSync:
         log.warning("poll_item_dead_lettered", store=self.store.name, external_id=external_id, reason=reason)
 
 
-def process_inbox(syncs: Mapping[str, StoreSync], worker: str, limit: int = 100) -> int:
+def process_inbox(syncs: Mapping[str, StoreSync], worker: str, limit: int = 50) -> int:
     """Claim and ingest pending deliveries of the given stores; returns how many were handled."""
     if not syncs:
         return 0
@@ -311,12 +389,15 @@ def process_inbox(syncs: Mapping[str, StoreSync], worker: str, limit: int = 100)
     runtime = next(iter(syncs.values())).runtime
     with runtime.sessions.begin() as session:
         claimed = inbox.claim(session, list(by_id), worker, limit=limit)
-        owners = dict(
-            session.execute(select(t.InboxItem.id, t.InboxItem.store_id).where(t.InboxItem.id.in_(claimed))).all()
-        )
-    for item_id in claimed:
-        by_id[owners[item_id]].process_delivery(item_id)
+        rows = session.execute(
+            select(t.InboxItem.store_id, *_DELIVERY_COLUMNS).where(t.InboxItem.id.in_(claimed)).order_by(t.InboxItem.id)
+        ).all()
+    by_store: dict[int, list[StoredDelivery]] = {}
+    for store_id, *fields in rows:
+        by_store.setdefault(store_id, []).append(StoredDelivery(*fields))
+    for store_id, deliveries in by_store.items():
+        by_id[store_id].process_deliveries(deliveries)
     return len(claimed)
 
 
-__all__ = ["OVERLAP", "PollResult", "StoreSync", "mapping_context", "process_inbox"]
+__all__ = ["OVERLAP", "PollResult", "StoreSync", "StoredDelivery", "mapping_context", "process_inbox"]

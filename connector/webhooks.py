@@ -7,7 +7,11 @@ the inbox worker ingests it (the same ingest function as polling). A bad or miss
 
 from __future__ import annotations
 
+import asyncio
+import queue
+import threading
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +22,8 @@ from connector.config import StoreConfig
 from connector.errors import WebhookRejected
 from connector.metrics import Metrics
 from connector.platforms import PLATFORMS
-from connector.storage.inbox import keep_delivery
+from connector.storage.db import urgent_writer
+from connector.storage.inbox import delivery_values, keep_deliveries
 
 log = structlog.get_logger(__name__)
 
@@ -44,15 +49,21 @@ def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return kept
 
 
-def receive(
-    sessions: sessionmaker[Session],
-    metrics: Metrics,
-    store: StoreConfig | None,
-    store_id: int | None,
-    headers: Mapping[str, str],
-    body: bytes,
-) -> Receipt:
-    """Verify and keep one delivery. `headers` must have lower-case names."""
+@dataclass(frozen=True)
+class _Kept:
+    """A verified delivery on its way into the inbox."""
+
+    store: str
+    delivery_id: str
+    topic: str
+    values: dict[str, Any]
+
+
+def check(
+    metrics: Metrics, store: StoreConfig | None, store_id: int | None, headers: Mapping[str, str], body: bytes
+) -> Receipt | _Kept:
+    """Verify one delivery: the answer when it ends here (refused, unknown store, a ping), else what to keep.
+    CPU only (an HMAC and a JSON parse), so the web server runs it on its own loop."""
     if store is None or store_id is None:
         return Receipt(404, {"error": "unknown store"})
     module = PLATFORMS[store.platform]
@@ -66,23 +77,121 @@ def receive(
     if delivery.ping:
         log.info("webhook_ping_answered", store=store.name)
         return Receipt(200, {"ok": True, "ping": True})
-    with sessions.begin() as session:
-        kept = keep_delivery(
-            session,
-            store_id=store_id,
-            delivery_id=delivery.delivery_id,
-            source="webhook",
-            topic=delivery.topic,
-            headers=_kept_headers(headers),
-            body=body,
-            external_id=delivery.external_id,
-        )
-    metrics.webhooks_received.labels(store.name).inc()
+    values = delivery_values(
+        store_id=store_id,
+        delivery_id=delivery.delivery_id,
+        source="webhook",
+        topic=delivery.topic,
+        headers=_kept_headers(headers),
+        body=body,
+        external_id=delivery.external_id,
+    )
+    return _Kept(store.name, delivery.delivery_id, delivery.topic, values)
+
+
+def _acknowledge(metrics: Metrics, kept: _Kept, inbox_id: int | None) -> Receipt:
+    metrics.webhooks_received.labels(kept.store).inc()
     log.info(
         "webhook_received",
-        store=store.name,
-        delivery_id=delivery.delivery_id,
-        topic=delivery.topic,
-        duplicate=kept is None,
+        store=kept.store,
+        delivery_id=kept.delivery_id,
+        topic=kept.topic,
+        duplicate=inbox_id is None,
     )
-    return Receipt(200, {"ok": True, "duplicate": kept is None, "inbox_id": kept})
+    return Receipt(200, {"ok": True, "duplicate": inbox_id is None, "inbox_id": inbox_id})
+
+
+def receive(
+    sessions: sessionmaker[Session],
+    metrics: Metrics,
+    store: StoreConfig | None,
+    store_id: int | None,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> Receipt:
+    """Verify and keep one delivery in its own transaction. `headers` must have lower-case names."""
+    checked = check(metrics, store, store_id, headers, body)
+    if isinstance(checked, Receipt):
+        return checked
+    with sessions.begin() as session:
+        inbox_id = keep_deliveries(session, [checked.values])[0]
+    return _acknowledge(metrics, checked, inbox_id)
+
+
+class DeliveryWriter:
+    """Group commit for webhook receipts: one thread keeps every delivery that arrived meanwhile in one transaction.
+
+    Under load, a transaction per request makes hundreds of threads queue for SQLite's single writer, each
+    handover paying for a thread switch (and the GIL). Here requests wait on a future while one writer inserts
+    what has queued up with one statement and one commit, then answers them all. A delivery is answered only
+    after its commit: 2xx still means "safely kept". The thread starts on first use and ends with `close`.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], metrics: Metrics, *, max_batch: int = 500) -> None:
+        self._sessions = sessions
+        self._metrics = metrics
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[_Kept, Future[int | None]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    async def receive(
+        self, store: StoreConfig | None, store_id: int | None, headers: Mapping[str, str], body: bytes
+    ) -> Receipt:
+        """Verify on the caller's loop, keep through the writer, then answer. `headers` have lower-case names."""
+        checked = check(self._metrics, store, store_id, headers, body)
+        if isinstance(checked, Receipt):
+            return checked
+        inbox_id = await asyncio.wrap_future(self.submit(checked))
+        return _acknowledge(self._metrics, checked, inbox_id)
+
+    def submit(self, kept: _Kept) -> Future[int | None]:
+        self._ensure_started()
+        future: Future[int | None] = Future()
+        self._queue.put((kept, future))
+        return future
+
+    def close(self) -> None:
+        """Finish what is queued and stop the thread."""
+        with self._start_lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=30)
+
+    def _ensure_started(self) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        urgent_writer()
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(more)
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[_Kept, Future[int | None]]]) -> None:
+        try:
+            with self._sessions.begin() as session:
+                ids = keep_deliveries(session, [kept.values for kept, _ in batch])
+        except Exception as exc:  # noqa: BLE001 -- every waiting request must get an answer, whatever failed
+            log.error("webhook_keep_failed", deliveries=len(batch), error=repr(exc))
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), inbox_id in zip(batch, ids, strict=True):
+            future.set_result(inbox_id)

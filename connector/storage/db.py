@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -73,23 +74,35 @@ def make_engine(database_url: str | URL) -> Engine:
     return engine
 
 
+_urgent = threading.local()
+
+
+def urgent_writer() -> None:
+    """Mark the calling thread as the one whose SQLite transactions go first (the webhook receipt writer: a
+    platform is waiting for its answer, while background jobs are not)."""
+    _urgent.flag = True
+
+
 class _WriterLock:
     """One SQLite transaction at a time in this process, queued on a lock instead of SQLite's busy handler.
 
     SQLite allows one writer; every transaction here is `BEGIN IMMEDIATE`. Left to SQLite, waiting threads poll
     with sleeps that grow to 100 ms, so under load (hundreds of webhooks a second) answers wait for sleeps, not
     for work. A process-wide lock hands the database over as soon as it is free; SQLite's busy timeout still
-    guards against other processes (a CLI command next to the daemon).
+    guards against other processes (a CLI command next to the daemon). A thread marked by `urgent_writer` takes
+    the database before any other waiting thread, so a webhook answer waits at most for the one transaction in
+    progress.
     """
 
     def __init__(self, timeout: float = 30.0) -> None:
-        self._lock = threading.Lock()
+        self._free = threading.Condition()
+        self._busy = False
+        self._urgent_waiting = 0
         self._timeout = timeout
         self._holder: set[int] = set()
 
     def begin(self, connection: Connection) -> None:
-        if not self._lock.acquire(timeout=self._timeout):
-            raise TimeoutError(f"the SQLite database stayed busy for {self._timeout:.0f} s")
+        self._acquire(getattr(_urgent, "flag", False))
         self._holder.add(id(connection))
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -97,10 +110,24 @@ class _WriterLock:
             self.end(connection)
             raise
 
+    def _acquire(self, urgent: bool) -> None:
+        deadline = time.monotonic() + self._timeout
+        with self._free:
+            self._urgent_waiting += urgent
+            try:
+                while self._busy or (self._urgent_waiting and not urgent):
+                    if not self._free.wait(deadline - time.monotonic()):
+                        raise TimeoutError(f"the SQLite database stayed busy for {self._timeout:.0f} s")
+                self._busy = True
+            finally:
+                self._urgent_waiting -= urgent
+
     def end(self, connection: Connection) -> None:
         if id(connection) in self._holder:
             self._holder.discard(id(connection))
-            self._lock.release()
+            with self._free:
+                self._busy = False
+                self._free.notify_all()
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: object) -> None:

@@ -7,15 +7,65 @@ PostgreSQL (replicas never take the same row) and a plain select on SQLite (one 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from connector.storage.tables import InboxItem
+from connector.storage.tables import InboxItem, core
 from connector.storage.types import InboxStatus
+
+
+def delivery_values(
+    *,
+    store_id: int,
+    delivery_id: str,
+    source: str,
+    topic: str,
+    headers: dict[str, Any],
+    body: bytes,
+    external_id: str = "",
+    status: InboxStatus = InboxStatus.PENDING,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """The inbox row of one delivery, as `keep_delivery` and `keep_deliveries` insert it."""
+    return {
+        "store_id": store_id,
+        "delivery_id": delivery_id,
+        "source": source,
+        "topic": topic,
+        "headers": headers,
+        "body": body,
+        "external_id": external_id or None,
+        "status": status.value,
+        "attempts": 0,
+        "error": error,
+        "received_at": datetime.now(UTC),
+    }
+
+
+def _insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def keep_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> list[int | None]:
+    """Insert many deliveries in one statement (a group commit of webhook receipts): for each, its new id, or None
+    when the store already had that delivery id (before, or earlier in `rows`)."""
+    keys = [(row["store_id"], row["delivery_id"]) for row in rows]
+    first = {key: n for n, key in reversed(list(enumerate(keys)))}
+    fresh = [row for n, row in enumerate(rows) if first[keys[n]] == n]
+    if not fresh:
+        return []
+    table = core(InboxItem)
+    statement = (
+        _insert(session)(table).on_conflict_do_nothing().returning(table.c.store_id, table.c.delivery_id, table.c.id)
+    )
+    inserted = {(store_id, delivery_id): id_ for store_id, delivery_id, id_ in session.execute(statement, fresh)}
+    return [inserted.get(key) if first[key] == n else None for n, key in enumerate(keys)]
 
 
 def keep_delivery(
@@ -32,48 +82,54 @@ def keep_delivery(
     error: str | None = None,
 ) -> int | None:
     """Insert a delivery; returns its id, or None when this store already had that delivery id."""
-    values = {
-        "store_id": store_id,
-        "delivery_id": delivery_id,
-        "source": source,
-        "topic": topic,
-        "headers": headers,
-        "body": body,
-        "external_id": external_id or None,
-        "status": status.value,
-        "attempts": 0,
-        "error": error,
-        "received_at": datetime.now(UTC),
-    }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(InboxItem).values(**values).on_conflict_do_nothing().returning(InboxItem.id)
-    return session.scalar(statement)
+    values = delivery_values(
+        store_id=store_id,
+        delivery_id=delivery_id,
+        source=source,
+        topic=topic,
+        headers=headers,
+        body=body,
+        external_id=external_id,
+        status=status,
+        error=error,
+    )
+    statement = _insert(session)(InboxItem).values(**values).on_conflict_do_nothing().returning(InboxItem.id)
+    kept: int | None = session.scalar(statement)
+    return kept
 
 
 def claim(session: Session, store_ids: list[int], worker: str, *, limit: int = 50, hold: float = 120) -> list[int]:
-    """Claim up to `limit` pending (or abandoned) deliveries of these stores, oldest first."""
+    """Claim up to `limit` pending (or abandoned) deliveries of these stores, oldest first: one select, one update."""
     now = datetime.now(UTC)
-    rows = session.scalars(
-        select(InboxItem)
-        .where(
-            InboxItem.store_id.in_(store_ids),
-            or_(
-                InboxItem.status == InboxStatus.PENDING.value,
-                (InboxItem.status == InboxStatus.PROCESSING.value) & (InboxItem.claimed_until < now),
-            ),
-            or_(InboxItem.claimed_until.is_(None), InboxItem.claimed_until < now),
+    ids = list(
+        session.scalars(
+            select(InboxItem.id)
+            .where(
+                InboxItem.store_id.in_(store_ids),
+                or_(
+                    InboxItem.status == InboxStatus.PENDING.value,
+                    (InboxItem.status == InboxStatus.PROCESSING.value) & (InboxItem.claimed_until < now),
+                ),
+                or_(InboxItem.claimed_until.is_(None), InboxItem.claimed_until < now),
+            )
+            .order_by(InboxItem.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        .order_by(InboxItem.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    for row in rows:
-        row.status = InboxStatus.PROCESSING.value
-        row.claimed_by = worker
-        row.claimed_until = now + timedelta(seconds=hold)
-        row.attempts += 1
-    return [row.id for row in rows]
+    )
+    if ids:
+        table = core(InboxItem)
+        session.execute(
+            update(table)
+            .where(table.c.id.in_(ids))
+            .values(
+                status=InboxStatus.PROCESSING.value,
+                claimed_by=worker,
+                claimed_until=now + timedelta(seconds=hold),
+                attempts=table.c.attempts + 1,
+            )
+        )
+    return ids
 
 
 def finish(session: Session, item_id: int, *, external_id: str = "") -> None:
@@ -85,6 +141,25 @@ def finish(session: Session, item_id: int, *, external_id: str = "") -> None:
         row.error = None
         if external_id:
             row.external_id = external_id
+
+
+def finish_many(session: Session, external_ids: dict[int, str]) -> None:
+    """Mark many deliveries done at once (item id -> the external id of the order it carried): one executemany."""
+    if not external_ids:
+        return
+    table = core(InboxItem)
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("item_id"))
+        .values(
+            status=InboxStatus.DONE.value,
+            processed_at=datetime.now(UTC),
+            claimed_by=None,
+            error=None,
+            external_id=bindparam("external_id"),
+        )
+    )
+    session.execute(statement, [{"item_id": i, "external_id": e} for i, e in external_ids.items()])
 
 
 def dead_letter(session: Session, item_id: int, reason: str) -> None:
