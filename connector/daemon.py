@@ -144,7 +144,8 @@ class Daemon:
             job.modify(next_run_time=datetime.now(UTC))
 
     def _drain_outbox(self) -> None:
-        """Apply due write-backs of the stores this replica owns (their clients share the stores' budgets)."""
+        """Apply due write-backs of the stores this replica owns (their clients share the stores' budgets, which
+        tell the drain which stores to leave for later while their rate limit is spent)."""
         owned = self._owned_syncs()
         if not owned:
             return
@@ -159,6 +160,7 @@ class Daemon:
             self.runtime.metrics,
             names,
             stop=self._stop.is_set,
+            budgets={sync.store_id: sync.budget for sync in owned.values()},
         )
 
     def _update_gauges(self) -> None:

@@ -9,7 +9,8 @@ Shared mechanics, by composition:
   (via the client's `observe`) and from 429s, so polls, backfills and write-backs of one store share one budget.
 * `call` — the only place that retries (tenacity): `RetriableError` (5xx, timeouts, 429) is retried with the
   platform's `Retry-After` when it gave one, else exponential backoff with jitter, bounded in attempts and time
-  (a refusal for rate does not use up the attempts: the platform did nothing); every retry is logged.
+  (a refusal for rate does not use up the attempts: the platform did nothing); every retry is logged. Inside
+  `rate_patience(seconds)` a call waits at most that long for the rate limit and raises `RateLimited` instead.
   `classify_status` is the table that turns an HTTP status into what to do.
 """
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -32,6 +35,7 @@ from connector.errors import FatalError, RateLimited, RetriableError, SkippableE
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+_patience: ContextVar[float | None] = ContextVar("rate_patience", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,16 +256,44 @@ class _StopAfterFailures(stop_base):
 
     def __call__(self, retry_state: RetryCallState) -> bool:
         outcome = retry_state.outcome
-        if outcome is not None and isinstance(outcome.exception(), RateLimited):
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, RateLimited):
             self.refused += 1
-            return self.refused > self.policy.rate_limited
+            return self.refused > self.policy.rate_limited or _beyond_patience(error.retry_after or 0.0)
         return retry_state.attempt_number - self.refused >= self.policy.attempts
+
+
+@contextmanager
+def rate_patience(seconds: float) -> Iterator[None]:
+    """Calls made in this block (this thread) wait at most `seconds` for the store's rate limit — the budget's
+    pause or a refusal's Retry-After — and raise `RateLimited` with the time left instead: a worker that has other
+    work to do (the outbox) postpones the write rather than sleep through a spent window (Lightspeed's hour)."""
+    token = _patience.set(seconds)
+    try:
+        yield
+    finally:
+        _patience.reset(token)
+
+
+def _beyond_patience(wait: float) -> bool:
+    patience = _patience.get()
+    return patience is not None and wait > patience
+
+
+def _check_patience(budget: RateBudget, what: str) -> None:
+    """Refuse, without calling the platform, to sleep longer than the caller's patience on a paused budget."""
+    left = budget.pause_until - budget.clock()
+    if _beyond_patience(left):
+        raise RateLimited(
+            f"{what or 'call'}: the store's rate limit is spent for another {left:.1f} s", retry_after=left
+        )
 
 
 def call(budget: RateBudget, fn: Callable[[], T], *, policy: RetryPolicy = RetryPolicy(), what: str = "") -> T:
     """Run one platform call under the store's budget, retrying retriable failures. The one retry loop."""
 
     def attempt() -> T:
+        _check_patience(budget, what)
         budget.acquire()
         try:
             return fn()
