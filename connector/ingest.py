@@ -27,7 +27,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from connector.model import Order, OrderStatus, PaymentStatus, Platform, order_json
@@ -292,13 +292,22 @@ def _decide(head: _Head | None, order: Order, digest: str) -> Result:
     return Result.UPDATED
 
 
+# Built once: SQLAlchemy memoizes a statement's cache key on the statement object, and the webhook path runs these
+# hundreds of times a second with a handful of orders each.
+_HEADS = select(t.Order.external_id, t.Order.id, t.Order.platform_updated_at, t.Order.payload_hash).where(
+    t.Order.store_id == bindparam("store_id"), t.Order.external_id.in_(bindparam("external_ids", expanding=True))
+)
+_ORDER_TABLE = t.core(t.Order)
+# Matched back by external id: RETURNING in parameter order would cost SQLite one statement per row.
+_INSERT_ORDERS = insert(_ORDER_TABLE).returning(_ORDER_TABLE.c.external_id, _ORDER_TABLE.c.id)
+_INSERT_LINES = insert(t.core(t.OrderLine))
+_INSERT_ENTRIES = insert(t.core(t.TimelineEntry))
+_STORE = select(t.Store.name, t.Store.platform).where(t.Store.id == bindparam("store_id"))
+
+
 def _heads(session: Session, store_id: int, external_ids: list[str]) -> dict[str, _Head]:
-    query = select(t.Order.external_id, t.Order.id, t.Order.platform_updated_at, t.Order.payload_hash).where(
-        t.Order.store_id == store_id, t.Order.external_id.in_(external_ids)
-    )
-    return {
-        external_id: _Head(id_, updated_at, digest) for external_id, id_, updated_at, digest in session.execute(query)
-    }
+    rows = session.execute(_HEADS, {"store_id": store_id, "external_ids": external_ids})
+    return {external_id: _Head(id_, updated_at, digest) for external_id, id_, updated_at, digest in rows}
 
 
 def _load(session: Session, ids: list[int]) -> dict[int, t.Order]:
@@ -339,10 +348,7 @@ def _create(session: Session, store_id: int, fresh: list[tuple[Order, str, Origi
         | {"store_id": store_id, "external_id": order.external_id, "version": 1}
         for order, digest, _ in fresh
     ]
-    table = t.core(t.Order)
-    # Matched back by external id: RETURNING in parameter order would cost SQLite one statement per row.
-    returning = insert(table).returning(table.c.external_id, table.c.id)
-    returned: dict[str, int] = {external_id: id_ for external_id, id_ in session.execute(returning, rows)}
+    returned: dict[str, int] = {external_id: id_ for external_id, id_ in session.execute(_INSERT_ORDERS, rows)}
     ids = [returned[order.external_id] for order, _, _ in fresh]
     lines = [
         values | {"order_id": id_}
@@ -350,20 +356,20 @@ def _create(session: Session, store_id: int, fresh: list[tuple[Order, str, Origi
         for values in _line_values(order)
     ]
     if lines:
-        session.execute(insert(t.core(t.OrderLine)), lines)
+        session.execute(_INSERT_LINES, lines)
     entries = [_created_entry(id_, order, origin) for id_, (order, _, origin) in zip(ids, fresh, strict=True)]
-    session.execute(insert(t.core(t.TimelineEntry)), entries)
-    store = session.get_one(t.Store, store_id)
+    session.execute(_INSERT_ENTRIES, entries)
+    store = session.execute(_STORE, {"store_id": store_id}).one()
     return [
-        Outcome(Result.CREATED, id_, current=_as_stored(order, id_, store, row["status"]))
+        Outcome(Result.CREATED, id_, current=_as_stored(order, id_, store.name, store.platform, row["status"]))
         for id_, (order, _, _), row in zip(ids, fresh, rows, strict=True)
     ]
 
 
-def _as_stored(order: Order, order_id: int, store: t.Store, status: str) -> Order:
+def _as_stored(order: Order, order_id: int, store: str, platform: str, status: str) -> Order:
     """The new order as `to_model` would read it back: the mapped order is that already, with our id and status."""
     return order.with_changes(
-        id=order_id, store=store.name, platform=Platform(store.platform), status=OrderStatus(status), fulfilments=()
+        id=order_id, store=store, platform=Platform(platform), status=OrderStatus(status), fulfilments=()
     )
 
 

@@ -38,14 +38,17 @@ from connector.platforms import PLATFORMS, Platform, RateBudget, open_client
 from connector.runtime import Runtime
 from connector.storage import inbox
 from connector.storage import tables as t
+from connector.storage.db import urgent_writer_waiting
 from connector.storage.types import InboxStatus
 
 log = structlog.get_logger(__name__)
 
 OVERLAP = timedelta(minutes=5)
-# Webhook deliveries ingested per transaction: enough to share the per-transaction cost, few enough that the
-# webhook receiver (which needs the same SQLite writer to keep a delivery) never waits long for one to end.
-WEBHOOK_CHUNK = 5
+# Webhook deliveries prepared (parsed, completed, mapped) before a transaction ingests them, and ingested per step
+# of it: the transaction ends after any step at which the webhook receiver waits for the database (SQLite has one
+# writer), so a receipt waits for one step, not for the whole chunk.
+WEBHOOK_CHUNK = 25
+WEBHOOK_STEP = 1
 
 
 class StoredDelivery(NamedTuple):
@@ -213,21 +216,30 @@ class StoreSync:
         return None
 
     def _ingest_deliveries(self, ready: Sequence[tuple[int, Order, str]]) -> None:
-        """One transaction: ingest the orders of these deliveries and finish them. If the chunk fails as a whole
-        (a hook refusing one order), each delivery is tried alone so only the culprit is set aside."""
-        if not ready:
-            return
-        try:
-            with self.runtime.sessions.begin() as session:
-                origins = [Origin("webhook", topic, item_id) for item_id, _, topic in ready]
-                self.ingest(session, [order for _, order, _ in ready], source="webhook", origins=origins)
-                inbox.finish_many(session, {item_id: order.external_id for item_id, order, _ in ready})
-        except SyncError as exc:
-            if len(ready) == 1:
-                self._delivery_failed(ready[0][0], exc)
+        """Ingest the orders of these deliveries and finish them, a few at a time in one transaction that ends early
+        when the webhook receipt writer is waiting for the database (SQLite: one writer); the rest follows in the
+        next transaction. If a transaction fails as a whole (a hook refusing one order), each delivery of it is
+        tried alone, so only the culprit is set aside."""
+        while ready:
+            try:
+                with self.runtime.sessions.begin() as session:
+                    done = 0
+                    while done < len(ready):
+                        part = ready[done : done + WEBHOOK_STEP]
+                        origins = [Origin("webhook", topic, item_id) for item_id, _, topic in part]
+                        self.ingest(session, [order for _, order, _ in part], source="webhook", origins=origins)
+                        inbox.finish_many(session, {item_id: order.external_id for item_id, order, _ in part})
+                        done += len(part)
+                        if urgent_writer_waiting():
+                            break
+            except SyncError as exc:
+                if len(ready) == 1:
+                    self._delivery_failed(ready[0][0], exc)
+                    return
+                for one in ready:
+                    self._ingest_deliveries([one])
                 return
-            for one in ready:
-                self._ingest_deliveries([one])
+            ready = ready[done:]
 
     def _process_alone(self, stored: StoredDelivery) -> None:
         """A deletion, or a dead poll item put back by `inbox replay` (its body is the raw order)."""

@@ -77,10 +77,18 @@ def make_engine(database_url: str | URL) -> Engine:
 _urgent = threading.local()
 
 
+_urgent_waiting = 0  # urgent threads waiting for any SQLite writer lock of this process (a hint, read unlocked)
+
+
 def urgent_writer() -> None:
     """Mark the calling thread as the one whose SQLite transactions go first (the webhook receipt writer: a
     platform is waiting for its answer, while background jobs are not)."""
     _urgent.flag = True
+
+
+def urgent_writer_waiting() -> bool:
+    """Whether an urgent writer waits for the database now: a long background transaction should end early."""
+    return _urgent_waiting > 0
 
 
 class _WriterLock:
@@ -111,9 +119,11 @@ class _WriterLock:
             raise
 
     def _acquire(self, urgent: bool) -> None:
+        global _urgent_waiting
         deadline = time.monotonic() + self._timeout
         with self._free:
             self._urgent_waiting += urgent
+            _urgent_waiting += urgent
             try:
                 while self._busy or (self._urgent_waiting and not urgent):
                     if not self._free.wait(deadline - time.monotonic()):
@@ -121,6 +131,7 @@ class _WriterLock:
                 self._busy = True
             finally:
                 self._urgent_waiting -= urgent
+                _urgent_waiting -= urgent
 
     def end(self, connection: Connection) -> None:
         if id(connection) in self._holder:

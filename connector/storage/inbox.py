@@ -52,6 +52,9 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+_KEEP: dict[str, Any] = {}
+
+
 def keep_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> list[int | None]:
     """Insert many deliveries in one statement (a group commit of webhook receipts): for each, its new id, or None
     when the store already had that delivery id (before, or earlier in `rows`)."""
@@ -60,10 +63,12 @@ def keep_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> list[in
     fresh = [row for n, row in enumerate(rows) if first[keys[n]] == n]
     if not fresh:
         return []
-    table = core(InboxItem)
-    statement = (
-        _insert(session)(table).on_conflict_do_nothing().returning(table.c.store_id, table.c.delivery_id, table.c.id)
-    )
+    dialect = session.get_bind().dialect.name
+    statement = _KEEP.get(dialect)
+    if statement is None:  # built once per dialect: the statement object memoizes its cache key
+        table = core(InboxItem)
+        statement = _insert(session)(table).on_conflict_do_nothing()
+        statement = _KEEP[dialect] = statement.returning(table.c.store_id, table.c.delivery_id, table.c.id)
     inserted = {(store_id, delivery_id): id_ for store_id, delivery_id, id_ in session.execute(statement, fresh)}
     return [inserted.get(key) if first[key] == n else None for n, key in enumerate(keys)]
 
@@ -143,23 +148,25 @@ def finish(session: Session, item_id: int, *, external_id: str = "") -> None:
             row.external_id = external_id
 
 
+_FINISH = (
+    update(core(InboxItem))
+    .where(core(InboxItem).c.id == bindparam("item_id"))
+    .values(
+        status=InboxStatus.DONE.value,
+        processed_at=bindparam("now"),
+        claimed_by=None,
+        error=None,
+        external_id=bindparam("external_id"),
+    )
+)
+
+
 def finish_many(session: Session, external_ids: dict[int, str]) -> None:
     """Mark many deliveries done at once (item id -> the external id of the order it carried): one executemany."""
     if not external_ids:
         return
-    table = core(InboxItem)
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("item_id"))
-        .values(
-            status=InboxStatus.DONE.value,
-            processed_at=datetime.now(UTC),
-            claimed_by=None,
-            error=None,
-            external_id=bindparam("external_id"),
-        )
-    )
-    session.execute(statement, [{"item_id": i, "external_id": e} for i, e in external_ids.items()])
+    now = datetime.now(UTC)
+    session.execute(_FINISH, [{"item_id": i, "external_id": e, "now": now} for i, e in external_ids.items()])
 
 
 def dead_letter(session: Session, item_id: int, reason: str) -> None:
