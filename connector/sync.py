@@ -48,7 +48,7 @@ OVERLAP = timedelta(minutes=5)
 # of it: the transaction ends after any step at which the webhook receiver waits for the database (SQLite has one
 # writer), so a receipt waits for one step, not for the whole chunk.
 WEBHOOK_CHUNK = 25
-WEBHOOK_STEP = 1
+WEBHOOK_STEP = 2
 
 
 class StoredDelivery(NamedTuple):

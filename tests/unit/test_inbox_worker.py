@@ -88,7 +88,12 @@ def keep(runtime: Runtime, rows: list[tuple[str, dict[str, str], bytes]]) -> lis
     return [i for i in ids if i is not None]
 
 
-def test_a_claim_is_ingested_in_chunks_with_the_same_result_as_one_by_one(runtime: Runtime) -> None:
+@pytest.mark.parametrize("receipts_waiting", [False, True], ids=["whole-chunks", "ended-early"])
+def test_a_claim_is_ingested_in_chunks_with_the_same_result_as_one_by_one(
+    runtime: Runtime, receipts_waiting: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With the receipt writer always waiting, every transaction ends after its first step: same result.
+    monkeypatch.setattr("connector.sync.urgent_writer_waiting", lambda: receipts_waiting)
     # More deliveries than one chunk, an order updated twice (newest first, then a late older version), an
     # unreadable body among them, and a deletion after its order's creation.
     rows: list[tuple[str, dict[str, str], bytes]] = []
