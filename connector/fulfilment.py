@@ -12,8 +12,8 @@ money; it keeps the systems equal), and a pickup order must be fully paid before
 
 Each change commits together with its outbox rows (the transactional outbox): `connector.outbox` applies them
 to the platform later. A write the platform cannot represent is recorded on the timeline as skipped. The
-"queued" entry carries the actor who caused the write (the CLI user, the API, the dashboard); what the outbox
-worker later hears from the platform is its own entry.
+"queued", "skipped" and "waiting" entries carry the actor who caused them (the CLI user, the API, the dashboard);
+what the outbox worker later hears from the platform is its own entry.
 
 A fulfilment can be assigned to a member of staff (free text, as a POS's fulfilment list shows it); that is local
 bookkeeping only: no platform has a field for it, so nothing is queued.
@@ -231,6 +231,7 @@ class Workflow:
                 "outbound",
                 f"{event.value}: skipped, unsupported by {row.store.platform}",
                 {"event": event.value, "result": "skipped"},
+                actor,
             )
             return
         tell = notify or event in ov.notify
@@ -248,6 +249,7 @@ class Workflow:
                     f"{event.value} at {', '.join(f.location for f in chosen)}: "
                     f"the platform is updated when every location is done",
                     {"event": event.value, "result": "waiting"},
+                    actor,
                 )
 
 

@@ -183,13 +183,18 @@ class FulfilmentLine:
 
 @dataclass(frozen=True, slots=True)
 class Fulfilment:
-    """The part of an order that one location serves."""
+    """The part of an order that one location serves.
+
+    `assigned_user` is the member of staff doing the work (ours alone: never sent to the platform); None when
+    nobody has it.
+    """
 
     location: str
     status: FulfilmentStatus = FulfilmentStatus.NEW
     lines: tuple[FulfilmentLine, ...] = ()
     tracking: Tracking | None = None
     id: int | None = None
+    assigned_user: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +317,7 @@ def order_json(order: Order) -> dict[str, Any]:
                     if f.tracking
                     else None
                 ),
+                "assigned_user": f.assigned_user,
             }
             for f in order.fulfilments
         ],

@@ -49,7 +49,7 @@ def list_(
         print_json(orders)
         return
     table = Table(title=f"{len(orders)} orders")
-    for column in ("id", "store", "number", "date", "kind", "status", "fulfilment", "payment", "total"):
+    for column in ("id", "store", "number", "date", "kind", "status", "fulfilment", "assigned", "payment", "total"):
         table.add_column(column)
     for o in orders:
         table.add_row(
@@ -60,10 +60,21 @@ def list_(
             o["kind"],
             o["status"],
             o["fulfilment_status"],
+            escape(_assigned(o)),
             o["payment_status"],
             f"{o['total']} {o['currency']}",
         )
     console.print(table)
+
+
+def _assigned(o: dict[str, Any]) -> str:
+    """Who has the order's live parts, compact: `Ann`, or `amsterdam: Ann, utrecht: -` when it is split."""
+    parts = [f for f in o["fulfilments"] if f["status"] != "cancelled"]
+    if not any(f["assigned_user"] for f in parts):
+        return ""
+    if len(parts) == 1:
+        return str(parts[0]["assigned_user"])
+    return ", ".join(f"{f['location']}: {f['assigned_user'] or '-'}" for f in parts)
 
 
 @app.command()

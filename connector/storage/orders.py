@@ -75,6 +75,7 @@ def _fulfilment(row: t.Fulfilment) -> Fulfilment:
         status=FulfilmentStatus(row.status),
         lines=tuple(FulfilmentLine(fl.sku, fl.quantity) for fl in row.lines),
         tracking=tracking,
+        assigned_user=row.assigned_user or None,
     )
 
 

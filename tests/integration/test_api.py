@@ -126,8 +126,11 @@ def test_assign_a_location_to_a_member_of_staff(client: TestClient) -> None:
     assert (entry["kind"], entry["summary"], entry["actor"]) == ("assignment", "amsterdam: assigned to Ann", "api")
     assert (entry["details"]["from"], entry["details"]["to"]) == (None, "Ann")
     assert client.get("/api/orders/100", headers=AUTH).json()["fulfilments"][0]["assigned_user"] == "Ann"
+    listed = client.get("/api/orders", headers=AUTH).json()
+    assert [(f["location"], f["assigned_user"]) for f in listed[0]["fulfilments"]] == [("amsterdam", "Ann")]
     cleared = client.post("/api/orders/100/assign", headers=AUTH, json={"location": "amsterdam", "user": None})
     assert cleared.json()["fulfilments"][0]["assigned_user"] is None
+    assert client.get("/api/orders", headers=AUTH).json()[0]["fulfilments"][0]["assigned_user"] is None
     assert cleared.json()["timeline"][-1]["summary"] == "amsterdam: unassigned (was Ann)"
     elsewhere = client.post("/api/orders/100/assign", headers=AUTH, json={"location": "paris", "user": "Ann"})
     assert elsewhere.status_code == 409

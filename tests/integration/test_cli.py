@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import inspect
 
 from connector import inventory
+from connector.cli.orders_cmds import _assigned
 from connector.config import load_config
 from connector.ingest import ingest_order
 from connector.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
@@ -162,6 +163,33 @@ def test_orders_assign_shows_in_show_and_on_the_timeline(tmp_path: Path, databas
     refused = cli("orders", "assign", "100", "--location", "utrecht", "--user", "Ann", "-c", config, cwd=tmp_path)
     assert refused.returncode == 1
     assert "no fulfilment at 'utrecht'" in refused.stderr
+
+
+def test_orders_list_shows_who_has_each_part(tmp_path: Path, database_url: str) -> None:
+    config = str(_config_with_an_order(tmp_path, database_url))
+    before = json.loads(cli("orders", "list", "--json", "-c", config, cwd=tmp_path).stdout)
+    assert before[0]["fulfilments"][0]["assigned_user"] is None
+    assert cli("orders", "assign", "100", "--location", "amsterdam", "--user", "Ann", "-c", config).returncode == 0
+    listed = json.loads(cli("orders", "list", "--json", "-c", config, cwd=tmp_path).stdout)
+    assert [(f["location"], f["assigned_user"]) for f in listed[0]["fulfilments"]] == [("amsterdam", "Ann")]
+    assert listed[0]["fulfilment_status"] == "new"  # existing fields keep their names and meaning
+    text = cli("orders", "list", "-c", config, cwd=tmp_path, env={"COLUMNS": "200"}).stdout.splitlines()
+    header = next(line for line in text if line.startswith("┃"))
+    row = next(line for line in text if line.startswith("│"))
+    names, values = header.split("┃")[1:-1], row.split("│")[1:-1]
+    cells = {name.strip(): value.strip() for name, value in zip(names, values, strict=True)}
+    assert (cells["number"], cells["fulfilment"], cells["assigned"], cells["payment"]) == ("100", "new", "Ann", "paid")
+
+
+def test_the_list_names_each_location_when_an_order_is_split() -> None:
+    def part(location: str, status: str, user: str | None) -> dict[str, object]:
+        return {"location": location, "status": status, "assigned_user": user}
+
+    split = {"fulfilments": [part("amsterdam", "new", "Ann"), part("utrecht", "packed", None)]}
+    assert _assigned(split) == "amsterdam: Ann, utrecht: -"
+    cancelled_elsewhere = {"fulfilments": [part("amsterdam", "new", "Ann"), part("utrecht", "cancelled", "Bo")]}
+    assert _assigned(cancelled_elsewhere) == "Ann"
+    assert _assigned({"fulfilments": [part("amsterdam", "new", None), part("utrecht", "new", None)]}) == ""
 
 
 @pytest.mark.parametrize(

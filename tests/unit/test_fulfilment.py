@@ -118,10 +118,11 @@ def test_packed_is_written_nowhere_else(session: Session) -> None:
     for platform in ("shopify", "woocommerce", "lightspeed"):
         assert writes_for(Platform(platform), Event.PACKED_DELIVERY) == ()
     flow, row = setup(session, "woocommerce", {"B": 1})
-    flow.transition(session, row, FS.PACKED, actor="t")
+    flow.transition(session, row, FS.PACKED, actor="cli:ann")
     assert outbox(session) == []
-    summaries = [e.summary for e in session.scalars(select(t.TimelineEntry))]
-    assert any("skipped, unsupported by woocommerce" in s for s in summaries)
+    entries = session.scalars(select(t.TimelineEntry).order_by(t.TimelineEntry.id))
+    outbound = [(e.summary, e.actor) for e in entries if e.kind == "outbound"]
+    assert outbound == [("packed_delivery: skipped, unsupported by woocommerce", "cli:ann")]
 
 
 def test_unpaid_ship_is_refused_until_a_payment_is_recorded(session: Session) -> None:
@@ -161,9 +162,12 @@ def test_split_order_completes_on_the_platform_only_after_the_last_location(sess
     flow, row = setup(session, "woocommerce", {"A": 1, "B": 1})
     assert sorted(f.location for f in row.fulfilments) == ["amsterdam", "utrecht"]
     flow.transition(session, row, FS.PACKED, actor="t")
-    flow.transition(session, row, FS.SHIPPED, actor="t", location="amsterdam")
+    flow.transition(session, row, FS.SHIPPED, actor="cli:ann", location="amsterdam")
     assert row.status == "open"
     assert outbox(session) == []
+    entries = session.scalars(select(t.TimelineEntry).order_by(t.TimelineEntry.id))
+    waiting = [(e.summary, e.actor) for e in entries if e.kind == "outbound"]
+    assert waiting[-1] == ("shipped at amsterdam: the platform is updated when every location is done", "cli:ann")
     flow.transition(session, row, FS.SHIPPED, actor="t", location="utrecht")
     assert row.status == "completed"
     assert outbox(session) == [("set_status", "completed", "order")]

@@ -152,6 +152,18 @@ def test_order_json_has_the_public_shape() -> None:
     assert data["updated_at"] == "2026-03-01T13:00:00Z"
 
 
+def test_order_json_names_who_has_each_fulfilment() -> None:
+    order = make_order(
+        fulfilments=(
+            Fulfilment("amsterdam", FulfilmentStatus.PACKED, id=1, assigned_user="Ann"),
+            Fulfilment("utrecht", FulfilmentStatus.NEW, id=2),
+        )
+    )
+    parts = order_json(order)["fulfilments"]
+    assert [(f["location"], f["assigned_user"]) for f in parts] == [("amsterdam", "Ann"), ("utrecht", None)]
+    assert set(parts[0]) == {"id", "location", "status", "lines", "tracking", "assigned_user"}
+
+
 def test_money_strings_never_use_exponents() -> None:
     assert order_json(make_order(total=eur("1E+2"), subtotal=eur("1E+2")))["total"] == "100"
 
