@@ -377,8 +377,7 @@ class StoreSync:
         external_id = str(raw.get("id", "")) if isinstance(raw, Mapping) else ""
         body = json.dumps(raw, default=str).encode()
         delivery_id = f"poll:{external_id}:{hashlib.sha256(body).hexdigest()[:16]}"
-        inbox.keep_delivery(
-            session,
+        values = inbox.delivery_values(
             store_id=self.store_id,
             delivery_id=delivery_id,
             source="poll",
@@ -389,6 +388,7 @@ class StoreSync:
             status=InboxStatus.DEAD,
             error=reason,
         )
+        inbox.keep_deliveries(session, [values])
         self.runtime.metrics.dead_letters.labels(self.store.name).inc()
         log.warning("poll_item_dead_lettered", store=self.store.name, external_id=external_id, reason=reason)
 

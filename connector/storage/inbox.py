@@ -31,7 +31,7 @@ def delivery_values(
     status: InboxStatus = InboxStatus.PENDING,
     error: str | None = None,
 ) -> dict[str, Any]:
-    """The inbox row of one delivery, as `keep_delivery` and `keep_deliveries` insert it."""
+    """The inbox row of one delivery, as `keep_deliveries` inserts it."""
     return {
         "store_id": store_id,
         "delivery_id": delivery_id,
@@ -71,36 +71,6 @@ def keep_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> list[in
         statement = _KEEP[dialect] = statement.returning(table.c.store_id, table.c.delivery_id, table.c.id)
     inserted = {(store_id, delivery_id): id_ for store_id, delivery_id, id_ in session.execute(statement, fresh)}
     return [inserted.get(key) if first[key] == n else None for n, key in enumerate(keys)]
-
-
-def keep_delivery(
-    session: Session,
-    *,
-    store_id: int,
-    delivery_id: str,
-    source: str,
-    topic: str,
-    headers: dict[str, Any],
-    body: bytes,
-    external_id: str = "",
-    status: InboxStatus = InboxStatus.PENDING,
-    error: str | None = None,
-) -> int | None:
-    """Insert a delivery; returns its id, or None when this store already had that delivery id."""
-    values = delivery_values(
-        store_id=store_id,
-        delivery_id=delivery_id,
-        source=source,
-        topic=topic,
-        headers=headers,
-        body=body,
-        external_id=external_id,
-        status=status,
-        error=error,
-    )
-    statement = _insert(session)(InboxItem).values(**values).on_conflict_do_nothing().returning(InboxItem.id)
-    kept: int | None = session.scalar(statement)
-    return kept
 
 
 def claim(session: Session, store_ids: list[int], worker: str, *, limit: int = 50, hold: float = 120) -> list[int]:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from connector.storage import tables as t
 from connector.storage.db import _WriterLock, upgrade, urgent_writer
 from connector.storage.inbox import delivery_values, keep_deliveries
 from connector.storage.types import InboxStatus
-from connector.sync import WEBHOOK_CHUNK, StoreSync, process_inbox
+from connector.sync import WEBHOOK_CHUNK, PollResult, StoreSync, process_inbox
 from connector.webhooks import DeliveryWriter, Receipt, check
 
 SECRET = "inbox-worker-secret"
@@ -218,3 +219,20 @@ def test_the_urgent_writer_goes_before_threads_that_waited_longer(tmp_path: Path
     engine.dispose()
     assert order[0] == "receipt"
     assert sorted(order[1:]) == ["job0", "job1", "job2"]
+
+
+def test_an_unmappable_order_of_a_poll_page_is_kept_as_a_dead_letter_and_the_page_goes_on(runtime: Runtime) -> None:
+    good = json.loads(order_body(5000, "2026-05-01T10:00:00"))
+    bad = json.loads(order_body(5001, "2026-05-01T10:00:00"))
+    bad["line_items"][0]["quantity"] = "many"
+    sync = StoreSync(runtime, runtime.config.stores[0])
+    result = PollResult()
+    sync.ingest_page([good, bad], datetime.now(UTC), result)
+    assert (result.seen, result.stored, result.dead) == (2, 1, 1)
+    with runtime.sessions() as session:
+        [item] = session.scalars(select(t.InboxItem)).all()
+        stored = session.scalars(select(t.Order.external_id)).all()
+    assert (item.source, item.status, item.external_id) == ("poll", InboxStatus.DEAD.value, "5001")
+    assert item.error
+    assert json.loads(item.body)["id"] == 5001  # the raw order is kept for support and replay
+    assert stored == ["5000"]

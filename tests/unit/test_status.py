@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from connector.config import validate_config
 from connector.status import store_status
 from connector.storage import tables as t
-from connector.storage.inbox import keep_delivery
+from connector.storage.inbox import delivery_values, keep_deliveries
 
 CONFIG = validate_config(
     {
@@ -55,8 +55,9 @@ def test_polls_finding_new_orders_while_webhooks_are_silent_is_unhealthy(session
     [status] = store_status(session, CONFIG, now=NOW)
     assert not status["healthy"]
     assert any("webhooks silent" in p for p in status["problems"])
-    keep_delivery(session, store_id=store.id, delivery_id="d1", source="webhook", topic="store/order/created",
-                  headers={}, body=b"{}")  # fmt: skip
+    delivery = delivery_values(store_id=store.id, delivery_id="d1", source="webhook", topic="store/order/created",
+                               headers={}, body=b"{}")  # fmt: skip
+    keep_deliveries(session, [delivery])
     [status] = store_status(session, CONFIG, now=NOW + timedelta(seconds=1))
     assert status["healthy"], status["problems"]
     assert status["webhooks"]["last_hour"] == 1
