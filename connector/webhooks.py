@@ -101,23 +101,6 @@ def _acknowledge(metrics: Metrics, kept: _Kept, inbox_id: int | None) -> Receipt
     return Receipt(200, {"ok": True, "duplicate": inbox_id is None, "inbox_id": inbox_id})
 
 
-def receive(
-    sessions: sessionmaker[Session],
-    metrics: Metrics,
-    store: StoreConfig | None,
-    store_id: int | None,
-    headers: Mapping[str, str],
-    body: bytes,
-) -> Receipt:
-    """Verify and keep one delivery in its own transaction. `headers` must have lower-case names."""
-    checked = check(metrics, store, store_id, headers, body)
-    if isinstance(checked, Receipt):
-        return checked
-    with sessions.begin() as session:
-        inbox_id = keep_deliveries(session, [checked.values])[0]
-    return _acknowledge(metrics, checked, inbox_id)
-
-
 class DeliveryWriter:
     """Group commit for webhook receipts: one thread keeps every delivery that arrived meanwhile in one transaction.
 
