@@ -191,8 +191,8 @@ class Origin:
     """Where an order came from, for its timeline entry: a poll page, or one webhook delivery (topic, inbox item)."""
 
     source: str
-    topic: str
-    inbox_id: int | None
+    topic: str = ""
+    inbox_id: int | None = None
 
     @property
     def details(self) -> dict[str, Any]:

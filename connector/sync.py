@@ -137,29 +137,25 @@ class StoreSync:
         self,
         session: Session,
         orders: Sequence[Order],
-        *,
-        source: str,
-        topic: str = "",
-        inbox_id: int | None = None,
-        origins: Sequence[Origin] | None = None,
+        origin: Origin | Sequence[Origin],
     ) -> list[Outcome]:
-        """Ingest mapped orders in the caller's transaction and let the hooks react.
+        """Ingest mapped orders in the caller's transaction and let the hooks react. `origin` is where they all came
+        from (a poll page), or one per order (webhook deliveries).
 
         A run of distinct orders is one batch; an order repeated later in the page starts the next run, so it is
-        ingested after the hooks have reacted to its first version. `origins` names each order's delivery.
+        ingested after the hooks have reacted to its first version.
         """
+        origins = [origin] * len(orders) if isinstance(origin, Origin) else origin
         outcomes: list[Outcome] = []
         for run in distinct_runs(orders):
-            run_origins = origins[len(outcomes) : len(outcomes) + len(run)] if origins is not None else None
-            batch = ingest_orders(
-                session, self.store_id, run, source=source, topic=topic, inbox_id=inbox_id, origins=run_origins
-            )
+            run_origins = origins[len(outcomes) : len(outcomes) + len(run)]
+            batch = ingest_orders(session, self.store_id, run, source="", origins=run_origins)
             for hook in self.hooks:
                 hook.on_outcomes(session, batch)
             outcomes += batch
         stored = sum(outcome.stored for outcome in outcomes)
-        if stored:
-            self.runtime.metrics.orders_ingested.labels(self.store.name, source).inc(stored)
+        if stored:  # one call, one source (a poll page, webhook deliveries, a replay)
+            self.runtime.metrics.orders_ingested.labels(self.store.name, origins[0].source).inc(stored)
         return outcomes
 
     # --- inbox -------------------------------------------------------------------------------------------------
@@ -227,7 +223,7 @@ class StoreSync:
                     while done < len(ready):
                         part = ready[done : done + WEBHOOK_STEP]
                         origins = [Origin("webhook", topic, item_id) for item_id, _, topic in part]
-                        self.ingest(session, [order for _, order, _ in part], source="webhook", origins=origins)
+                        self.ingest(session, [order for _, order, _ in part], origins)
                         inbox.finish_many(session, {item_id: order.external_id for item_id, order, _ in part})
                         done += len(part)
                         if urgent_writer_waiting():
@@ -263,7 +259,7 @@ class StoreSync:
     def _ingest_raw(self, item_id: int, raw: Mapping[str, Any], topic: str, source: str = "replay") -> None:
         order = self.map(raw)
         with self.runtime.sessions.begin() as session:
-            self.ingest(session, [order], source=source, topic=topic, inbox_id=item_id)
+            self.ingest(session, [order], Origin(source, topic, item_id))
             inbox.finish(session, item_id, external_id=order.external_id)
 
     def _delivery_failed(self, item_id: int, exc: SyncError) -> None:
@@ -366,7 +362,7 @@ class StoreSync:
                 orders.append(order)
                 key = (min(order.updated_at, started), order.external_id)
                 newest = key if newest is None or key > newest else newest
-            outcomes = self.ingest(session, orders, source="poll")
+            outcomes = self.ingest(session, orders, Origin("poll"))
             result.stored += sum(outcome.stored for outcome in outcomes)
             cursor = self._cursor(session)
             cursor.orders_seen = (cursor.orders_seen or 0) + len(raws)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from connector import inventory
 from connector.config import Config, validate_config
-from connector.ingest import Result, distinct_runs, ingest_order, ingest_orders
+from connector.ingest import Origin, Result, distinct_runs, ingest_order, ingest_orders
 from connector.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
 from connector.runtime import Runtime
 from connector.stocking import Stocker
@@ -106,7 +106,7 @@ class Shop:
         self.sync.hooks.append(Stocker(self.config))
         with self.runtime.sessions.begin() as session:
             inventory.import_counts(session, STOCK, batch="initial")
-            self.sync.ingest(session, EXISTING, source="test")
+            self.sync.ingest(session, EXISTING, Origin("test"))
 
     @property
     def store_id(self) -> int:
@@ -123,7 +123,7 @@ class Shop:
         return found
 
     def as_page(self, session: Session, orders: Sequence[Order]) -> None:
-        self.sync.ingest(session, orders, source="poll")
+        self.sync.ingest(session, orders, Origin("poll"))
 
     def one_by_one(self, session: Session, orders: Sequence[Order]) -> None:
         stocker = Stocker(self.config)
@@ -216,7 +216,7 @@ def test_a_page_stores_what_one_order_at_a_time_stores(shop: Shop) -> None:
 def test_a_repeated_order_is_ingested_after_its_first_version(shop: Shop) -> None:
     assert [len(run) for run in distinct_runs(PAGE)] == [6, 8]
     with shop.runtime.sessions() as session:
-        outcomes = shop.sync.ingest(session, PAGE, source="poll")
+        outcomes = shop.sync.ingest(session, PAGE, Origin("poll"))
         session.rollback()
     results: dict[str, list[Result]] = {order.external_id: [] for order in PAGE}
     for order, outcome in zip(PAGE, outcomes, strict=True):
