@@ -17,6 +17,7 @@ import hmac
 import json
 import os
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -119,6 +120,36 @@ async def load(port: int, path: str, rate: int, seconds: int, connections: int) 
     return latencies, errors
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters (Linux /proc/stat); empty elsewhere."""
+    try:
+        return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return []
+
+
+def stolen(before: list[int], after: list[int]) -> float:
+    """Percent of CPU time the hypervisor gave to other machines meanwhile (steal): a shared host slows every
+    number here, so the table says how much."""
+    if not before or len(before) < 8:
+        return float("nan")
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    return 100 * delta[7] / max(1, sum(delta[:8]))
+
+
+def backlog(database: Path) -> tuple[int, float]:
+    """Deliveries still waiting in the inbox now, and the seconds until none is (ingest catches up after a burst)."""
+    start = time.monotonic()
+    behind = None
+    with sqlite3.connect(database) as db:
+        while True:
+            (waiting,) = db.execute("SELECT count(*) FROM inbox WHERE status IN ('pending', 'processing')").fetchone()
+            behind = waiting if behind is None else behind
+            if not waiting or time.monotonic() - start > 300:
+                return behind, time.monotonic() - start
+            time.sleep(0.05)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=300)
@@ -138,15 +169,20 @@ def main() -> None:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.2)
+            before = cpu_times()
             latencies, errors = asyncio.run(load(args.port, "/webhooks/woo", args.rate, args.seconds, args.connections))
+            steal = stolen(before, cpu_times())
+            behind, caught_up = backlog(Path(tmp) / "bench.db")
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
     q = statistics.quantiles(latencies, n=100)
-    head = ("rate/s", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms")
+    head = ("rate/s", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms", "steal", "behind", "ingested")
     print(" ".join(f"{h:>9}" for h in head) + "   target: p99 < 20 ms")
     row = (args.rate, len(latencies), errors, f"{q[49]:.1f}", f"{q[94]:.1f}", f"{q[98]:.1f}", f"{max(latencies):.1f}")
-    print(" ".join(f"{v:>9}" for v in row))
+    print(" ".join(f"{v:>9}" for v in row) + f" {steal:>8.0f}% {behind:>9} {caught_up:>8.1f}s")
+    print("steal: CPU time the hypervisor gave to other machines during the load; behind: deliveries acknowledged")
+    print("but not yet ingested when the load stopped; ingested: seconds after that until the inbox was empty.")
 
 
 if __name__ == "__main__":

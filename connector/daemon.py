@@ -8,6 +8,9 @@ platform SDKs are synchronous, so nothing here is async except uvicorn's own loo
   running (no new ones start), and the process exits 0.
 * A background job that raises an exception nobody handled is a dead loop: the monitor stops everything and the
   process exits 1, instead of hanging on with half its work silently gone.
+* Webhook answers go first (`connector.priority`): background work yields while a receipt is in flight, and the
+  interpreter hands its lock between threads every `SWITCH_INTERVAL` instead of every 5 ms, so a receipt that
+  arrives while the inbox worker computes waits a fraction of a millisecond, not 5, at each handover.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
 
+from connector.config import Config
 from connector.errors import FatalError, RetriableError
 from connector.outbox import drain
 from connector.runtime import Runtime
@@ -40,6 +45,8 @@ from connector.sync import StoreSync, process_inbox
 from connector.web.app import create_app
 
 log = structlog.get_logger(__name__)
+
+SWITCH_INTERVAL = 0.0005  # seconds; measured with bench/webhook_ack.py (p99 at 300/s: 26-37 ms at 5 ms, ~21 here)
 
 
 @dataclass(frozen=True)
@@ -165,7 +172,7 @@ class Daemon:
 
     def _update_gauges(self) -> None:
         """Poll lag and outbox depth per store, for `/metrics`."""
-        with self.runtime.sessions() as session:
+        with self.runtime.reads() as session:
             for row in store_status(session, self.runtime.config):
                 age = row["last_success_age_s"]
                 self.runtime.metrics.poll_lag.labels(row["store"]).set(age if age is not None else float("nan"))
@@ -202,6 +209,14 @@ class Daemon:
     def run(self) -> int:
         """Run until stopped; 0 after a clean stop, 1 when a background loop or the server died."""
         config = self.runtime.config
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        try:
+            return self._run(config)
+        finally:
+            sys.setswitchinterval(switch)
+
+    def _run(self, config: Config) -> int:
         with DatabaseLock(config.daemon.database_url):
             upgrade(self.runtime.engine)
             self.runtime.sync_stores()

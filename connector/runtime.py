@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.config import Config
 from connector.metrics import Metrics
-from connector.storage.db import make_engine, session_factory
+from connector.storage.db import make_engine, read_session_factory, session_factory
 
 
 @dataclass
@@ -22,6 +22,10 @@ class Runtime:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     scheduler_running: bool = False
     store_ids: dict[str, int] = field(default_factory=dict)
+    reads: sessionmaker[Session] = field(init=False)  # sessions that only read (never wait for a writer)
+
+    def __post_init__(self) -> None:
+        self.reads = read_session_factory(self.engine)
 
     @classmethod
     def open(cls, config: Config) -> Runtime:

@@ -48,14 +48,14 @@ class Service:
 
     # --- reading ----------------------------------------------------------------------------------------------------
     def order(self, ref: str, *, raw: bool = False) -> dict[str, Any]:
-        with self.runtime.sessions() as session:
+        with self.runtime.reads() as session:
             row = find_order_row(session, ref)
             if row is None:
                 raise NotFound(f"no order {ref!r}")
             return order_detail(session, row, raw=raw)
 
     def orders(self, *, store: str | None = None, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        with self.runtime.sessions() as session:
+        with self.runtime.reads() as session:
             return [order_json(o) for o in list_orders(session, store=store, status=status, limit=limit)]
 
     # --- acting -----------------------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ class Service:
             return inventory.import_counts(session, counts, batch)
 
     def stock(self, *, sku: str | None = None, location: str | None = None) -> list[dict[str, Any]]:
-        with self.runtime.sessions() as session:
+        with self.runtime.reads() as session:
             return inventory.stock_rows(session, sku=sku, location=location)
 
     def replay(self, item_id: int) -> None:
@@ -142,7 +142,7 @@ class Service:
                 raise NotFound(f"no write-back {item_id}")
 
     def inbox(self, *, dead: bool = False, store: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        with self.runtime.sessions() as session:
+        with self.runtime.reads() as session:
             query = (
                 select(t.InboxItem, t.Store.name)
                 .join(t.Store, t.Store.id == t.InboxItem.store_id)
@@ -156,7 +156,7 @@ class Service:
             return [inbox_json(item, name) for item, name in session.execute(query)]
 
     def outbox(self, *, failed: bool = False, store: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        with self.runtime.sessions() as session:
+        with self.runtime.reads() as session:
             query = (
                 select(t.OutboxItem, t.Store.name, t.Order.number)
                 .join(t.Store, t.Store.id == t.OutboxItem.store_id)

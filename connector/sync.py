@@ -35,10 +35,10 @@ from connector.ingest import Origin, Outcome, distinct_runs, ingest_orders, mark
 from connector.mapping import MappingContext, ReservationRule, map_order
 from connector.model import Order
 from connector.platforms import PLATFORMS, Platform, RateBudget, open_client
+from connector.priority import receipts_waiting, yield_to_receipts
 from connector.runtime import Runtime
 from connector.storage import inbox
 from connector.storage import tables as t
-from connector.storage.db import urgent_writer_waiting
 from connector.storage.types import InboxStatus
 
 log = structlog.get_logger(__name__)
@@ -161,7 +161,7 @@ class StoreSync:
     # --- inbox -------------------------------------------------------------------------------------------------
     def process_delivery(self, item_id: int) -> None:
         """Ingest one claimed webhook delivery."""
-        with self.runtime.sessions() as session:
+        with self.runtime.reads() as session:
             row = session.execute(select(*_DELIVERY_COLUMNS).where(t.InboxItem.id == item_id)).one_or_none()
         if row is not None:
             self.process_deliveries([StoredDelivery(*row)])
@@ -177,6 +177,7 @@ class StoreSync:
         """
         ready: list[tuple[int, Order, str]] = []
         for delivery in deliveries:
+            yield_to_receipts()
             prepared = self._prepare(delivery)
             if prepared is None:
                 continue
@@ -213,10 +214,11 @@ class StoreSync:
 
     def _ingest_deliveries(self, ready: Sequence[tuple[int, Order, str]]) -> None:
         """Ingest the orders of these deliveries and finish them, a few at a time in one transaction that ends early
-        when the webhook receipt writer is waiting for the database (SQLite: one writer); the rest follows in the
-        next transaction. If a transaction fails as a whole (a hook refusing one order), each delivery of it is
+        when a webhook receipt is in flight (it may need the database: SQLite has one writer); the rest follows in
+        the next transaction, once the receipt is answered (`yield_to_receipts`). If a transaction fails as a whole (a hook refusing one order), each delivery of it is
         tried alone, so only the culprit is set aside."""
         while ready:
+            yield_to_receipts()
             try:
                 with self.runtime.sessions.begin() as session:
                     done = 0
@@ -226,7 +228,7 @@ class StoreSync:
                         self.ingest(session, [order for _, order, _ in part], origins)
                         inbox.finish_many(session, {item_id: order.external_id for item_id, order, _ in part})
                         done += len(part)
-                        if urgent_writer_waiting():
+                        if receipts_waiting():
                             break
             except SyncError as exc:
                 if len(ready) == 1:

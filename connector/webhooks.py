@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine
 
 from connector.config import StoreConfig
 from connector.errors import WebhookRejected
@@ -110,8 +110,9 @@ class DeliveryWriter:
     after its commit: 2xx still means "safely kept". The thread starts on first use and ends with `close`.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], metrics: Metrics, *, max_batch: int = 500) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: Engine, metrics: Metrics, *, max_batch: int = 500) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None  # the writer thread's own, kept between batches
         self._metrics = metrics
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[tuple[_Kept, Future[int | None]] | None] = queue.SimpleQueue()
@@ -142,6 +143,11 @@ class DeliveryWriter:
             self._queue.put(None)
             thread.join(timeout=30)
 
+    def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
     def _ensure_started(self) -> None:
         if self._thread is None:
             with self._start_lock:
@@ -154,6 +160,7 @@ class DeliveryWriter:
         while True:
             item = self._queue.get()
             if item is None:
+                self._disconnect()
                 return
             batch = [item]
             while len(batch) < self._max_batch:
@@ -162,17 +169,20 @@ class DeliveryWriter:
                 except queue.Empty:
                     break
                 if more is None:
-                    self._queue.put(None)  # stop after this batch
+                    self._queue.put(None)  # stop after this batch (the connection is closed then)
                     break
                 batch.append(more)
             self._write(batch)
 
     def _write(self, batch: list[tuple[_Kept, Future[int | None]]]) -> None:
         try:
-            with self._sessions.begin() as session:
-                ids = keep_deliveries(session, [kept.values for kept, _ in batch])
+            if self._connection is None:
+                self._connection = self._engine.connect()
+            with self._connection.begin():
+                ids = keep_deliveries(self._connection, [kept.values for kept, _ in batch])
         except Exception as exc:  # noqa: BLE001 -- every waiting request must get an answer, whatever failed
             log.error("webhook_keep_failed", deliveries=len(batch), error=repr(exc))
+            self._disconnect()  # the next batch starts on a fresh connection (the database may have gone away)
             for _, future in batch:
                 future.set_exception(exc)
             return

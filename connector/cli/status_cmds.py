@@ -23,7 +23,7 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     runtime = Runtime.open(cfg)
     try:
         upgrade(runtime.engine)
-        with runtime.sessions() as session:
+        with runtime.reads() as session:
             stores = store_status(session, cfg)
     finally:
         runtime.close()

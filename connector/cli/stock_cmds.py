@@ -132,7 +132,7 @@ def stock_show(
     """On hand, allocated, reserved and available per SKU and location."""
     runtime = _open(config)
     try:
-        with runtime.sessions() as session:
+        with runtime.reads() as session:
             rows = inventory.stock_rows(session, sku=sku, location=location)
     finally:
         runtime.close()
@@ -166,7 +166,7 @@ def simulate(
     runtime = _open(config)
     locations = [LocationInfo(loc.name, loc.priority, loc.pickup) for loc in runtime.config.locations]
     try:
-        with runtime.sessions() as session:
+        with runtime.reads() as session:
             orders = session.scalars(
                 select(t.Order)
                 .where(t.Order.platform_created_at >= start, t.Order.cancelled.is_(False))

@@ -11,6 +11,10 @@ On SQLite every transaction starts with `BEGIN IMMEDIATE`: the sqlite3 driver's 
 the transaction and breaks savepoints, and a deferred transaction that reads and then writes fails at once
 (instead of waiting `busy_timeout`) when another connection wrote in between. Taking the write lock up front
 serialises the daemon's writers cleanly; readers of other processes are not blocked thanks to WAL.
+
+Work that only reads (status pages, API lists, gauges, CLI reports) uses `read_session_factory`: on SQLite its
+transactions are plain deferred `BEGIN`s, consistent WAL snapshots that neither take nor wait for the write
+lock, so a support engineer's dashboard never holds up a webhook answer. Such a session must not write.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector.errors import DaemonLocked
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+READ_ONLY = "connector_read_only"  # execution option of the engine behind `read_session_factory`
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -110,6 +116,9 @@ class _WriterLock:
         self._holder: set[int] = set()
 
     def begin(self, connection: Connection) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a snapshot for reading: no write lock to take or wait for
+            return
         self._acquire(getattr(_urgent, "flag", False))
         self._holder.add(id(connection))
         try:
@@ -156,6 +165,16 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: object) -> None
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions whose objects stay readable after commit (the web layer renders them after the transaction)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine (and pool) for work that only reads: see the module docstring."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+def read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading only; on SQLite they never wait for, nor hold up, a writer."""
+    return session_factory(read_only(engine))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

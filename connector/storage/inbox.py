@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,23 +47,27 @@ def delivery_values(
     }
 
 
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+def _dialect(session: Session | Connection) -> str:
+    return (session.dialect if isinstance(session, Connection) else session.get_bind().dialect).name
+
+
+def _insert(session: Session | Connection) -> Any:
+    return postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
 
 
 _KEEP: dict[str, Any] = {}
 
 
-def keep_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> list[int | None]:
+def keep_deliveries(session: Session | Connection, rows: Sequence[dict[str, Any]]) -> list[int | None]:
     """Insert many deliveries in one statement (a group commit of webhook receipts): for each, its new id, or None
-    when the store already had that delivery id (before, or earlier in `rows`)."""
+    when the store already had that delivery id (before, or earlier in `rows`). Runs in the caller's transaction,
+    on a session or (the receipt writer, which skips the ORM's per-transaction cost) a connection."""
     keys = [(row["store_id"], row["delivery_id"]) for row in rows]
     first = {key: n for n, key in reversed(list(enumerate(keys)))}
     fresh = [row for n, row in enumerate(rows) if first[keys[n]] == n]
     if not fresh:
         return []
-    dialect = session.get_bind().dialect.name
+    dialect = _dialect(session)
     statement = _KEEP.get(dialect)
     if statement is None:  # built once per dialect: the statement object memoizes its cache key
         table = core(InboxItem)
@@ -136,7 +140,8 @@ def finish_many(session: Session, external_ids: dict[int, str]) -> None:
     if not external_ids:
         return
     now = datetime.now(UTC)
-    session.execute(_FINISH, [{"item_id": i, "external_id": e, "now": now} for i, e in external_ids.items()])
+    rows = [{"item_id": i, "external_id": e, "now": now} for i, e in external_ids.items()]
+    session.connection().execute(_FINISH, rows)
 
 
 def dead_letter(session: Session, item_id: int, reason: str) -> None:

@@ -85,7 +85,7 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
     @api.get("/stores", summary="Per-store sync state")
     async def stores() -> dict[str, Any]:
         def read() -> list[dict[str, Any]]:
-            with runtime.sessions() as session:
+            with runtime.reads() as session:
                 return store_status(session, runtime.config)
 
         return {"stores": await run_in_threadpool(read)}

@@ -227,7 +227,7 @@ def _page_routes(router: APIRouter, dash: Dashboard) -> None:
     @router.get("/")
     def overview(request: Request, session: Session = logged_in) -> Response:
         now = datetime.now(UTC)
-        with dash.runtime.sessions() as db:
+        with dash.runtime.reads() as db:
             stores = store_status(db, dash.runtime.config, now)
             counts = readmodel.open_counts(db)
             hours = readmodel.hourly_activity(db, now)
@@ -248,7 +248,7 @@ def _page_routes(router: APIRouter, dash: Dashboard) -> None:
         location = location or (dash.locations[0] if dash.locations else "")
         if location not in dash.locations:
             return dash.page(request, "missing.html", session, status=404, what=f"location {location!r}")
-        with dash.runtime.sessions() as db:
+        with dash.runtime.reads() as db:
             rows = readmodel.queue(db, location)
             counts = readmodel.open_counts(db)
         return dash.page(
@@ -291,7 +291,7 @@ def _page_routes(router: APIRouter, dash: Dashboard) -> None:
 
     @router.get("/dead")
     def dead(request: Request, session: Session = logged_in) -> Response:
-        with dash.runtime.sessions() as db:
+        with dash.runtime.reads() as db:
             failed = readmodel.failed_writes(db)
         return dash.page(request, "dead.html", session, letters=dash.service.inbox(dead=True, limit=200), failed=failed)
 

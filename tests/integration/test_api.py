@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -9,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 
 from connector.config import load_config
 from connector.ingest import ingest_order
@@ -164,3 +170,50 @@ def test_stock_put_and_get(client: TestClient) -> None:
     bad = client.put("/api/stock", headers=AUTH, json={"counts": [{"sku": "A", "location": "paris", "on_hand": 1}]})
     assert bad.status_code == 409
     assert "unknown location 'paris'" in bad.json()["detail"]
+
+
+def _signed_bigcommerce(webhook_id: str) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"scope": "store/order/created", "data": {"type": "order", "id": 101}, "hash": webhook_id})
+    stamp = str(int(time.time()))
+    mac = hmac.new(STORE["webhook_secret"].encode(), f"{webhook_id}.{stamp}.{body}".encode(), hashlib.sha256)
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": stamp,
+        "webhook-signature": "v1," + base64.b64encode(mac.digest()).decode(),
+    }
+    return body.encode(), headers
+
+
+def test_a_delivery_that_cannot_be_stored_is_answered_503_and_kept_when_sent_again(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The platform must hear "try again" (it redelivers on 5xx), not a 2xx for a delivery that was lost.
+    from connector import webhooks
+
+    keep = webhooks.keep_deliveries
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise OperationalError("INSERT INTO inbox", {}, Exception("disk I/O error"))
+
+    body, headers = _signed_bigcommerce("wh-1")
+    monkeypatch.setattr(webhooks, "keep_deliveries", broken)
+    refused = client.post("/webhooks/bc", content=body, headers=headers)
+    assert refused.status_code == 503
+    assert "deliver it again" in refused.json()["error"]
+    monkeypatch.setattr(webhooks, "keep_deliveries", keep)
+    kept = client.post("/webhooks/bc", content=body, headers=headers)
+    assert kept.status_code == 200
+    assert kept.json()["duplicate"] is False
+    assert [d["delivery_id"] for d in client.get("/api/inbox", headers=AUTH).json()] == ["wh-1"]
+
+
+def test_the_webhook_endpoint_refuses_other_methods_and_big_bodies(client: TestClient) -> None:
+    answer = client.get("/webhooks/bc")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+    body, headers = _signed_bigcommerce("wh-2")
+    too_big = client.post("/webhooks/bc", content=body + b" " * (1024 * 1024), headers=headers)
+    assert too_big.status_code == 413
+    assert client.post("/webhooks/elsewhere", content=body, headers=headers).status_code == 404
+    assert client.post("/webhooks/bc/extra", content=body, headers=headers).status_code == 404  # not a store path

@@ -94,7 +94,7 @@ def test_a_claim_is_ingested_in_chunks_with_the_same_result_as_one_by_one(
     runtime: Runtime, receipts_waiting: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With the receipt writer always waiting, every transaction ends after its first step: same result.
-    monkeypatch.setattr("connector.sync.urgent_writer_waiting", lambda: receipts_waiting)
+    monkeypatch.setattr("connector.sync.receipts_waiting", lambda: receipts_waiting)
     # More deliveries than one chunk, an order updated twice (newest first, then a late older version), an
     # unreadable body among them, and a deletion after its order's creation.
     rows: list[tuple[str, dict[str, str], bytes]] = []
@@ -145,7 +145,7 @@ def test_a_redelivery_in_the_same_group_commit_is_a_duplicate(runtime: Runtime) 
 
 def test_the_delivery_writer_answers_every_request_with_its_own_row(runtime: Runtime) -> None:
     """Threads submit at once; each gets its row id (or None for a repeat), and every row is stored once."""
-    writer = DeliveryWriter(runtime.sessions, Metrics())
+    writer = DeliveryWriter(runtime.engine, Metrics())
     store = runtime.config.stores[0]
 
     def submit(n: int) -> int | None:

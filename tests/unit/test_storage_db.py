@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from connector.storage.db import (
     current_revision,
     head_revision,
     make_engine,
+    read_session_factory,
     session_factory,
     sqlite_file,
     upgrade,
@@ -112,6 +115,42 @@ def test_committed_objects_stay_readable_after_the_session(engine: Engine) -> No
         session.add(store)
     assert store.name == "demo-shop"
     assert store.created_at.tzinfo is not None
+
+
+def test_a_read_session_neither_waits_for_nor_holds_up_a_writer(engine: Engine) -> None:
+    # A writer holds SQLite's write lock (this process queues its writers on a lock of its own): a read session
+    # still answers at once, from the snapshot before the writer's uncommitted change, and a second writer
+    # is not kept waiting by an open read session.
+    with session_factory(engine).begin() as setup:
+        setup.add(Store(name="before", platform="shopify"))
+    read = read_session_factory(engine)
+    writing = threading.Event()
+    release = threading.Event()
+
+    def writer() -> None:
+        with session_factory(engine).begin() as session:
+            session.add(Store(name="uncommitted", platform="shopify"))
+            session.flush()
+            writing.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        started = time.monotonic()
+        with read() as session:
+            assert session.scalars(select(Store.name)).all() == ["before"]
+        assert time.monotonic() - started < 1  # a writing session would have waited for the writer (30 s)
+    finally:
+        release.set()
+        thread.join(10)
+    with read() as reading:
+        assert reading.scalars(select(Store.name).order_by(Store.name)).all() == ["before", "uncommitted"]
+        with session_factory(engine).begin() as session:  # a writer while the read transaction is open
+            session.add(Store(name="after", platform="shopify"))
+    with read() as session:
+        assert session.scalar(select(func.count()).select_from(Store)) == 3
 
 
 def test_readiness_compares_current_and_head_revisions(sqlite_url: str) -> None:
