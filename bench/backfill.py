@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sqlite3
+import sys
 import tempfile
 import threading
 import time
@@ -56,7 +58,26 @@ class Sampler(threading.Thread):
             self.samples.append((time.monotonic(), rss_mb()))
 
 
-def backfill(platform: Platform, orders: int, tmp: Path) -> dict[str, object]:
+class Progress(threading.Thread):
+    """Every `every` seconds, one line on stderr: orders stored so far, the sandbox's call and 429 counts, RSS (a
+    run too long to wait for still shows its rate, its 429s and whether memory stays flat)."""
+
+    def __init__(self, every: float, database: Path, root_url: str) -> None:
+        super().__init__(daemon=True)
+        self.every, self.database, self.root_url = every, database, root_url
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        started = time.monotonic()
+        while not self.stop.wait(self.every):
+            with sqlite3.connect(self.database) as db:
+                (stored,) = db.execute("SELECT count(*) FROM orders").fetchone()
+            log = httpx.get(f"{self.root_url}/_sandbox/requests", timeout=60).json()
+            print(f"{time.monotonic() - started:8.0f}s {stored:>7} orders {log['count']:>7} calls "
+                  f"{log['throttled']:>4} 429s  RSS {rss_mb():.0f}MB", file=sys.stderr, flush=True)  # fmt: skip
+
+
+def backfill(platform: Platform, orders: int, tmp: Path, progress: float = 0) -> dict[str, object]:
     box = SANDBOXES[platform](locations=("amsterdam", "utrecht", "rotterdam"), seed=9)
     with serve(box):
         box.seed_orders(9, orders)
@@ -76,9 +97,14 @@ def backfill(platform: Platform, orders: int, tmp: Path) -> dict[str, object]:
         httpx.delete(f"{box.root_url}/_sandbox/requests")
         sampler = Sampler()
         sampler.start()
+        reporter = Progress(progress, tmp / f"{platform.value}.db", box.root_url) if progress else None
+        if reporter:
+            reporter.start()
         started = time.monotonic()
         result = sync.poll(since=None)
         elapsed = time.monotonic() - started
+        if reporter:
+            reporter.stop.set()
         points = float(getattr(getattr(sync.client, "gauge", None), "spent", 0.0))
         sampler.stop.set()
         log = httpx.get(f"{box.root_url}/_sandbox/requests", timeout=60).json()
@@ -102,13 +128,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--platform", action="append", choices=[p.value for p in Platform])
+    parser.add_argument("--progress", type=float, default=0, help="print progress to stderr every N seconds")
     args = parser.parse_args()
     chosen = [Platform(p) for p in args.platform] if args.platform else list(Platform)
     head = ("platform", "orders", "seconds", "calls", "rate/s", "ceiling", "share", "429s", "RSS@25%", "RSS@end")
     print(" ".join(f"{h:>11}" for h in head))
     with tempfile.TemporaryDirectory() as tmp:
         for platform in chosen:
-            r = backfill(platform, args.orders, Path(tmp))
+            r = backfill(platform, args.orders, Path(tmp), args.progress)
             share = f"{r['share']:.0%}" if r["share"] is not None else "n/a"
             ceiling = f"{r['ceiling']:.1f}" if r["ceiling"] else "none"
             row = (r["platform"], r["orders"], f"{r['seconds']:.0f}", r["calls"], f"{r['rate']:.2f}", ceiling, share,
