@@ -215,8 +215,8 @@ class StoreSync:
     def _ingest_deliveries(self, ready: Sequence[tuple[int, Order, str]]) -> None:
         """Ingest the orders of these deliveries and finish them, a few at a time in one transaction that ends early
         when a webhook receipt is in flight (it may need the database: SQLite has one writer); the rest follows in
-        the next transaction, once the receipt is answered (`yield_to_receipts`). If a transaction fails as a whole (a hook refusing one order), each delivery of it is
-        tried alone, so only the culprit is set aside."""
+        the next transaction, once the receipt is answered (`yield_to_receipts`). If a transaction fails as a whole
+        (a hook refusing one order), each delivery of it is tried alone, so only the culprit is set aside."""
         while ready:
             yield_to_receipts()
             try:

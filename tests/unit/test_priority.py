@@ -17,12 +17,17 @@ def in_flight() -> Iterator[None]:
     try:
         yield
     finally:
-        if priority.receipts_waiting():
+        if priority._in_flight > 0:
             priority.receipt_ended()
 
 
-def test_without_receipts_background_work_goes_on_at_once() -> None:
+def _quiet() -> None:
+    time.sleep(priority.QUIET * 2)
     assert not priority.receipts_waiting()
+
+
+def test_without_receipts_background_work_goes_on_at_once() -> None:
+    _quiet()
     assert priority.yield_to_receipts() == 0.0
 
 
@@ -33,8 +38,18 @@ def test_background_work_waits_until_the_receipt_is_answered() -> None:
     ended.start()
     slept = priority.yield_to_receipts(limit=5)
     ended.join()
-    assert 0.04 <= slept < 1
+    assert slept >= 0.05 + priority.QUIET  # the answer, then the quiet moment after it
+    assert slept < 1
     assert not priority.receipts_waiting()
+
+
+def test_right_after_an_answer_background_work_still_waits_a_moment() -> None:
+    _quiet()
+    priority.receipt_started()
+    priority.receipt_ended()
+    assert priority.receipts_waiting()  # the next receipt is likely right behind it
+    slept = priority.yield_to_receipts(limit=5)
+    assert priority.QUIET * 0.5 <= slept < 0.5
 
 
 @pytest.mark.usefixtures("in_flight")
