@@ -118,6 +118,8 @@ class WebhookEndpoint:
         try:
             status, body = await self.receive(store, scope, receive)
             await _answer(send, status, body)
+        except ClientDisconnect:
+            return  # the sender hung up before its body was complete: nothing kept, nobody to answer
         finally:
             receipt_ended()
         if status == 200 and self.on_webhook is not None:

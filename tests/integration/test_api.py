@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -217,3 +218,26 @@ def test_the_webhook_endpoint_refuses_other_methods_and_big_bodies(client: TestC
     assert too_big.status_code == 413
     assert client.post("/webhooks/elsewhere", content=body, headers=headers).status_code == 404
     assert client.post("/webhooks/bc/extra", content=body, headers=headers).status_code == 404  # not a store path
+
+
+def test_a_sender_that_hangs_up_mid_body_gets_no_answer_and_nothing_is_kept(client: TestClient) -> None:
+    body, headers = _signed_bigcommerce("wh-3")
+    messages = iter([{"type": "http.request", "body": body[:10], "more_body": True}, {"type": "http.disconnect"}])
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return next(messages)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/webhooks/bc",
+        "query_string": b"",
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+    }
+    asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent == []
+    assert client.get("/api/inbox", headers=AUTH).json() == []
