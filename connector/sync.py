@@ -45,8 +45,8 @@ log = structlog.get_logger(__name__)
 
 OVERLAP = timedelta(minutes=5)
 # Webhook deliveries prepared (parsed, completed, mapped) before a transaction ingests them, and ingested per step
-# of it: the transaction ends after any step at which the webhook receiver waits for the database (SQLite has one
-# writer), so a receipt waits for one step, not for the whole chunk.
+# of it: the transaction ends after any step at which a webhook receipt is in flight (it may need the database, and
+# SQLite has one writer), so a receipt waits for one step, not for the whole chunk.
 WEBHOOK_CHUNK = 25
 WEBHOOK_STEP = 2
 
