@@ -23,15 +23,15 @@ from pathlib import Path
 
 import httpx
 
-from connector import logs
-from connector.config import validate_config
-from connector.model import Platform
-from connector.runtime import Runtime
-from connector.sandbox import SANDBOXES
-from connector.sandbox.runner import serve
-from connector.stocking import Stocker
+from connector.orders.model import Platform
+from connector.runtime import logs
+from connector.runtime.config import validate_config
+from connector.stock.order_effects import Stocker
 from connector.storage.db import upgrade
-from connector.sync import StoreSync
+from connector.storage.runtime import Runtime
+from connector.sync.store_sync import StoreSync
+from sandbox import SANDBOXES
+from sandbox.runner import serve
 
 CEILING = {  # sustained calls per second (Shopify: GraphQL points per second)
     Platform.SHOPIFY: 100.0,

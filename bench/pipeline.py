@@ -19,16 +19,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connector import inventory, logs
-from connector.config import validate_config
-from connector.model import Platform
+from connector.orders.model import Platform
 from connector.platforms import PLATFORMS, RateBudget
-from connector.runtime import Runtime
-from connector.sandbox import SANDBOXES
-from connector.sandbox.runner import serve
-from connector.stocking import Stocker
+from connector.runtime import logs
+from connector.runtime.config import validate_config
+from connector.stock import ledger
+from connector.stock.order_effects import Stocker
 from connector.storage.db import upgrade
-from connector.sync import PollResult, StoreSync
+from connector.storage.runtime import Runtime
+from connector.sync.store_sync import PollResult, StoreSync
+from sandbox import SANDBOXES
+from sandbox.runner import serve
 
 LOCATIONS = ("amsterdam", "utrecht", "rotterdam")
 CREDENTIALS = {
@@ -74,8 +75,8 @@ def run(platform: Platform, count: int, url: str) -> tuple[float, int]:
     sync.hooks.append(Stocker(config))
     raws = bundles(platform, count)
     with runtime.sessions.begin() as session:
-        counts = [inventory.Count(f"SKU-{n:04d}", loc, 10**6) for n in range(1, 40) for loc in LOCATIONS]
-        inventory.import_counts(session, counts)
+        counts = [ledger.Count(f"SKU-{n:04d}", loc, 10**6) for n in range(1, 40) for loc in LOCATIONS]
+        ledger.import_counts(session, counts)
     result = PollResult()
     poll_started = datetime.now(UTC)
     gc.collect()  # the setup's garbage (sandbox, HTTP pages) is collected before the clock starts, not charged to it

@@ -8,7 +8,7 @@ import typer
 
 from connector.cli import daemon_cmds, orders_cmds, sandbox_cmds, status_cmds, stock_cmds, sync_cmds
 from connector.cli.common import CliExit, fail
-from connector.errors import ConfigError
+from connector.runtime.errors import ConfigError
 
 app = typer.Typer(
     name="connector",

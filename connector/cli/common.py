@@ -10,9 +10,9 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from connector import logs
-from connector.config import Config, load_config
-from connector.errors import ConfigError
+from connector.runtime import logs
+from connector.runtime.config import Config, load_config
+from connector.runtime.errors import ConfigError
 
 console = Console()
 err_console = Console(stderr=True)

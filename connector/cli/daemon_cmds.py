@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from connector import logs
 from connector.cli.common import ConfigOption, console, fail, open_config
-from connector.errors import DaemonLocked
+from connector.runtime import logs
+from connector.runtime.errors import DaemonLocked
 from connector.storage.db import current_revision, make_engine, upgrade
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -25,8 +25,8 @@ def run(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the daemon: webhooks, polls, write-backs, API and dashboard, until SIGTERM or Ctrl-C."""
-    from connector.daemon import Daemon
-    from connector.runtime import Runtime
+    from connector.app.daemon import Daemon
+    from connector.storage.runtime import Runtime
 
     cfg = open_config(config)
     logs.configure(level=log_level, secrets=logs.registered_secrets())

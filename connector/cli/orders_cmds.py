@@ -10,10 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from connector.cli.common import ConfigOption, JsonOption, console, fail, open_config, print_json
-from connector.fulfilment import ActionRefused, Tracking
-from connector.runtime import Runtime
-from connector.service import NotFound, Service
+from connector.orders.fulfilment import ActionRefused, Tracking
+from connector.orders.service import NotFound, Service
 from connector.storage.db import upgrade
+from connector.storage.runtime import Runtime
 
 app = typer.Typer(help="Orders: list, show, fulfil.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Write-backs to the platforms.", no_args_is_help=True)

@@ -6,13 +6,12 @@ import json
 import signal
 import sys
 import threading
-from contextlib import ExitStack
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from connector.model import Platform
+from connector.orders.model import Platform
 
 
 class PlatformChoice(StrEnum):
@@ -50,22 +49,16 @@ def sandbox(
     ),
 ) -> None:
     """Run platform sandboxes in the foreground; prints one JSON line per platform when ready."""
-    from connector.sandbox import SANDBOXES
-    from connector.sandbox.runner import serve
+    from connector.app.demo import serve_sandboxes
 
     chosen = list(Platform) if platform is PlatformChoice.ALL else [Platform(platform.value)]
     names = tuple(n.strip() for n in locations.split(",") if n.strip())
-    with ExitStack() as stack:
-        for offset, which in enumerate(chosen):
-            box = SANDBOXES[which](locations=names, seed=seed)
-            box.rate_limit = rate_limit.value
-            stack.enter_context(serve(box, port=port + offset if port else 0))
-            if orders:
-                box.seed_orders(seed, orders)
-            if webhook_url:
-                box.subscribe_defaults(webhook_url.replace("{platform}", which.value))
-            sys.stdout.write(json.dumps(box.describe()) + "\n")
-            sys.stdout.flush()
+
+    def ready(description: dict[str, object]) -> None:
+        sys.stdout.write(json.dumps(description) + "\n")
+        sys.stdout.flush()
+
+    with serve_sandboxes(chosen, port, seed, orders, names, webhook_url, rate_limit.value, ready):
         _wait_for_signal()
 
 
@@ -82,6 +75,6 @@ def demo(
     ] = None,
 ) -> None:
     """Run the four sandboxes with a trickle of new orders and the daemon against them (Ctrl-C stops all)."""
-    from connector.demo import run_demo
+    from connector.app.demo import run_demo
 
     raise SystemExit(run_demo(as_json=as_json, port=port))

@@ -8,9 +8,9 @@ import typer
 from rich.table import Table
 
 from connector.cli.common import ConfigOption, JsonOption, console, open_config, print_json
-from connector.runtime import Runtime
-from connector.status import store_status
 from connector.storage.db import upgrade
+from connector.storage.runtime import Runtime
+from connector.sync.status import store_status
 
 
 def register(app: typer.Typer) -> None:

@@ -12,18 +12,18 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from connector import inventory
-from connector.allocation import LocationInfo, Strategy, allocate, merge_demands
 from connector.cli.common import ConfigOption, JsonOption, StoreOption, console, fail, open_config, print_json
 from connector.cli.timeutil import parse_since
-from connector.config import Config, StoreConfig
-from connector.errors import ConfigError, SkippableError, SyncError
+from connector.orders.service import Service
 from connector.platforms import open_client
 from connector.platforms.base import StockCount
-from connector.runtime import Runtime
-from connector.service import Service
+from connector.runtime.config import Config, StoreConfig
+from connector.runtime.errors import ConfigError, SkippableError, SyncError
+from connector.stock import ledger
+from connector.stock.allocation import LocationInfo, Strategy, allocate, merge_demands
 from connector.storage import tables as t
 from connector.storage.db import upgrade
+from connector.storage.runtime import Runtime
 
 stock_app = typer.Typer(help="Stock per SKU and location.", no_args_is_help=True)
 allocation_app = typer.Typer(help="Allocation strategies.", no_args_is_help=True)
@@ -50,13 +50,13 @@ def stock_import(
     try:
         try:
             text = file.read_text(encoding="utf-8-sig")
-            counts = inventory.parse_counts_csv(text, [loc.name for loc in runtime.config.locations])
+            counts = ledger.parse_counts_csv(text, [loc.name for loc in runtime.config.locations])
         except OSError as exc:
             fail(f"cannot read {file}: {exc.strerror}", code=2)
-        except inventory.CsvError as exc:
+        except ledger.CsvError as exc:
             fail(f"{file}: {exc}", code=2)
         with runtime.sessions.begin() as session:
-            moved = inventory.import_counts(session, counts)
+            moved = ledger.import_counts(session, counts)
     finally:
         runtime.close()
     console.print(f"{len(counts)} counts read, {moved} levels changed")
@@ -112,13 +112,13 @@ def _read_stock(store: StoreConfig, location_ids: Mapping[str, str]) -> list[Sto
         client.close()
 
 
-def merge_counts(read: Iterable[StockCount]) -> tuple[list[inventory.Count], int]:
+def merge_counts(read: Iterable[StockCount]) -> tuple[list[ledger.Count], int]:
     """One count per (sku, location): items sharing a SKU add up; a count below zero (the platform let the item
     be oversold) is taken as none on hand, since our ledger's on-hand cannot go negative. Also says how many were."""
     totals: dict[tuple[str, str], int] = {}
     for c in read:
         totals[(c.sku, c.location)] = totals.get((c.sku, c.location), 0) + c.on_hand
-    counts = [inventory.Count(sku, location, max(0, units)) for (sku, location), units in sorted(totals.items())]
+    counts = [ledger.Count(sku, location, max(0, units)) for (sku, location), units in sorted(totals.items())]
     return counts, sum(units < 0 for units in totals.values())
 
 
@@ -133,7 +133,7 @@ def stock_show(
     runtime = _open(config)
     try:
         with runtime.reads() as session:
-            rows = inventory.stock_rows(session, sku=sku, location=location)
+            rows = ledger.stock_rows(session, sku=sku, location=location)
     finally:
         runtime.close()
     if as_json:
@@ -172,7 +172,7 @@ def simulate(
                 .where(t.Order.platform_created_at >= start, t.Order.cancelled.is_(False))
                 .order_by(t.Order.platform_created_at, t.Order.id)
             ).all()
-            stock = {k: v.on_hand for k, v in inventory.levels(session).items()}
+            stock = {k: v.on_hand for k, v in ledger.levels(session).items()}
             current = {s.name: Strategy(s.allocation) for s in runtime.config.stores}
             configured = _replay(orders, dict(stock), locations, lambda o: current.get(o.store.name))
             tried = _replay(orders, dict(stock), locations, lambda _o: strategy)

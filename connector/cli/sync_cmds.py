@@ -10,12 +10,12 @@ from rich.table import Table
 
 from connector.cli.common import ConfigOption, JsonOption, StoreOption, console, fail, open_config, print_json
 from connector.cli.timeutil import parse_since
-from connector.errors import SyncError
-from connector.runtime import Runtime
-from connector.service import NotFound, Service
-from connector.stocking import Stocker
+from connector.orders.service import NotFound, Service
+from connector.runtime.errors import SyncError
+from connector.stock.order_effects import Stocker
 from connector.storage.db import upgrade
-from connector.sync import StoreSync
+from connector.storage.runtime import Runtime
+from connector.sync.store_sync import StoreSync
 
 webhooks_app = typer.Typer(help="Webhook subscriptions on the platforms.", no_args_is_help=True)
 inbox_app = typer.Typer(help="Received deliveries and dead letters.", no_args_is_help=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from connector.config import parse_duration
+from connector.runtime.config import parse_duration
 
 
 def parse_since(value: str, now: datetime | None = None) -> datetime:

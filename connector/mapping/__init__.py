@@ -5,7 +5,7 @@
 
 Each platform module (`shopify`, `woocommerce`, `bigcommerce`, `lightspeed`) exposes
 `map_order(raw, ctx) -> Order` and documents its rules (pickup detection, payment, how the totals add up) in its
-docstring. A payload that cannot be mapped raises `connector.errors.SkippableError` with the reason, the store,
+docstring. A payload that cannot be mapped raises `connector.runtime.errors.SkippableError` with the reason, the store,
 the platform and the order's id; unknown platform statuses are kept in `platform_status`, never fatal.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from connector.mapping import bigcommerce, lightspeed, shopify, woocommerce
 from connector.mapping.context import MappingContext, ReservationRule
-from connector.model import Order, Platform
+from connector.orders.model import Order, Platform
 
 Mapper = Callable[[Mapping[str, Any], MappingContext], Order]
 

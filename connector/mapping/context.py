@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from connector.errors import SkippableError
-from connector.model import Platform
+from connector.orders.model import Platform
+from connector.runtime.errors import SkippableError
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from connector.model import Address, Money, Order, expected_total
+from connector.orders.model import Address, Money, Order, expected_total
 
 _DECIMAL_TEXT = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")  # as platforms write amounts: no exponent
 _CURRENCY_TEXT = re.compile(r"^[A-Za-z]{3}$")

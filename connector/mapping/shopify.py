@@ -54,7 +54,7 @@ from connector.mapping.money import (
     text,
     unwrapped,
 )
-from connector.model import (
+from connector.orders.model import (
     Address,
     Customer,
     Line,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from connector.model import Platform
+from connector.orders.model import Platform
 
 
 class Event(StrEnum):

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from connector.config import StoreConfig
-from connector.model import Platform as PlatformName
+from connector.orders.model import Platform as PlatformName
 from connector.platforms.base import Platform, RateBudget, WebhookDelivery
+from connector.runtime.config import StoreConfig
 
 from . import bigcommerce, lightspeed, shopify, woocommerce
 

@@ -31,7 +31,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_random_exponential
 
-from connector.errors import FatalError, RateLimited, RetriableError, SkippableError
+from connector.runtime.errors import FatalError, RateLimited, RetriableError, SkippableError
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

@@ -54,8 +54,6 @@ from typing import Any
 import httpx
 import structlog
 
-from connector.config import StoreConfig
-from connector.errors import ConfigError, FatalError, RetriableError, SkippableError, WebhookRejected
 from connector.mapping.statuses import Action
 from connector.platforms import bigcommerce_stock as stock
 from connector.platforms.base import (
@@ -70,6 +68,8 @@ from connector.platforms.base import (
     parse_retry_after,
 )
 from connector.platforms.signatures import check_standard_webhooks
+from connector.runtime.config import StoreConfig
+from connector.runtime.errors import ConfigError, FatalError, RetriableError, SkippableError, WebhookRejected
 
 log = structlog.get_logger(__name__)
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from connector.errors import ConfigError, RetriableError
 from connector.platforms.base import StockCount
+from connector.runtime.errors import ConfigError, RetriableError
 
 
 def location_names(location_ids: Mapping[str, str]) -> dict[int, str]:

@@ -51,8 +51,6 @@ from typing import Any
 import httpx
 import structlog
 
-from connector.config import StoreConfig
-from connector.errors import RetriableError, SkippableError, WebhookRejected
 from connector.mapping.statuses import Action
 from connector.platforms.base import (
     OrderPage,
@@ -66,6 +64,8 @@ from connector.platforms.base import (
     parse_retry_after,
 )
 from connector.platforms.signatures import check_md5_suffix
+from connector.runtime.config import StoreConfig
+from connector.runtime.errors import RetriableError, SkippableError, WebhookRejected
 
 log = structlog.get_logger(__name__)
 

@@ -49,8 +49,6 @@ from typing import Any
 
 import structlog
 
-from connector.config import StoreConfig
-from connector.errors import ConfigError, FatalError, RetriableError, SkippableError, WebhookRejected
 from connector.mapping.statuses import Action
 from connector.platforms import shopify_queries as q
 from connector.platforms.base import OrderPage, PlatformWrite, RateBudget, RetryPolicy, StockCount, WebhookDelivery
@@ -65,6 +63,8 @@ from connector.platforms.shopify_transport import (
 )
 from connector.platforms.shopify_writes import Plan, fulfilment_plan, nodes, pickup_orders, tracking_input
 from connector.platforms.signatures import check_base64_hmac
+from connector.runtime.config import StoreConfig
+from connector.runtime.errors import ConfigError, FatalError, RetriableError, SkippableError, WebhookRejected
 
 log = structlog.get_logger(__name__)
 

@@ -10,7 +10,7 @@ Shopify. It
   prints error bodies to stdout;
 * paces requests by Shopify's calculated query cost (`CostGauge`, below) under the store's `RateBudget`, through
   `call` (the one retry loop);
-* turns every failure into `connector.errors`: HTTP errors by `classify_status` (a 404 is a wrong `base_url` or
+* turns every failure into `connector.runtime.errors`: HTTP errors by `classify_status` (a 404 is a wrong `base_url` or
   `api_version`: fatal), transport failures retriable, and GraphQL `errors` by their `extensions.code`:
 
       THROTTLED                         RateLimited(retry_after = (requested - available) / restoreRate)
@@ -43,10 +43,10 @@ from typing import Any
 import shopify
 import structlog
 
-from connector.config import StoreConfig
-from connector.errors import FatalError, RateLimited, RetriableError
-from connector.model import Platform as PlatformName
+from connector.orders.model import Platform as PlatformName
 from connector.platforms.base import RateBudget, RetryPolicy, call, classify_status, parse_retry_after
+from connector.runtime.config import StoreConfig
+from connector.runtime.errors import FatalError, RateLimited, RetriableError
 
 log = structlog.get_logger(__name__)
 

@@ -17,7 +17,7 @@ import hmac
 import time
 from collections.abc import Mapping
 
-from connector.errors import WebhookRejected
+from connector.runtime.errors import WebhookRejected
 
 TOLERANCE_S = 300
 

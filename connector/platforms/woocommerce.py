@@ -49,10 +49,8 @@ import structlog
 from urllib3.exceptions import HTTPError as Urllib3Error
 from woocommerce import API
 
-from connector.config import StoreConfig
-from connector.errors import FatalError, RateLimited, RetriableError, SkippableError, WebhookRejected
 from connector.mapping.statuses import Action
-from connector.model import Platform as PlatformName
+from connector.orders.model import Platform as PlatformName
 from connector.platforms.base import (
     OrderPage,
     PlatformWrite,
@@ -65,6 +63,8 @@ from connector.platforms.base import (
     parse_retry_after,
 )
 from connector.platforms.signatures import check_base64_hmac
+from connector.runtime.config import StoreConfig
+from connector.runtime.errors import FatalError, RateLimited, RetriableError, SkippableError, WebhookRejected
 
 log = structlog.get_logger(__name__)
 
@@ -430,7 +430,7 @@ class WooCommerceClient:
         missing_ok: bool = False,
         item_refused: bool = False,
     ) -> Reply:
-        """One call under the store's budget and retry policy; errors come out as `connector.errors`.
+        """One call under the store's budget and retry policy; errors come out as `connector.runtime.errors`.
 
         `missing_ok`: a 404 about the resource is answered, not raised. `item_refused`: a 400 (an invalid
         parameter, such as a status this store does not have) concerns this one item, so it is skippable.

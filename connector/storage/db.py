@@ -34,7 +34,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.errors import DaemonLocked
+from connector.runtime.errors import DaemonLocked
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 

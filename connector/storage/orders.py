@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from connector.model import (
+from connector.orders.model import (
     Address,
     Customer,
     Fulfilment,

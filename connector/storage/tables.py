@@ -3,8 +3,9 @@
 Every change here needs an Alembic migration in `connector/storage/migrations/versions/`; the test suite checks
 that the migrations and these classes agree. Money columns are `DecimalText` (exact text), timestamps
 `UTCDateTime` (aware UTC), payloads `JSON`. Status-like columns are plain strings whose known values are the
-enums of `connector.storage.types` and `connector.model`. Some class names repeat those of `connector.model`
-(`Order`, `Fulfilment`): modules that map between the two import this one as a module (`tables.Order`).
+enums of `connector.storage.types` and `connector.orders.model`. Some class names repeat those of
+`connector.orders.model` (`Order`, `Fulfilment`): modules that map between the two import this one as a module
+(`tables.Order`).
 
     stores ─┬─ cursors            poll progress per (store, stream)
             ├─ orders ─┬─ order_lines

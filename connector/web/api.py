@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from connector import inventory
-from connector.fulfilment import ActionRefused, Tracking
-from connector.runtime import Runtime
-from connector.service import NotFound as OrderNotFound
-from connector.service import Service
-from connector.status import store_status
+from connector.orders.fulfilment import ActionRefused, Tracking
+from connector.orders.service import NotFound as OrderNotFound
+from connector.orders.service import Service
+from connector.stock import ledger
+from connector.storage.runtime import Runtime
+from connector.sync.status import store_status
 
 
 class ActionBody(BaseModel):
@@ -137,7 +137,7 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
 
     @api.put("/stock", summary="Set absolute on-hand counts (a POS feed)")
     async def put_stock(body: StockBody) -> dict[str, Any]:
-        counts = [inventory.Count(c.sku, c.location, c.on_hand) for c in body.counts]
+        counts = [ledger.Count(c.sku, c.location, c.on_hand) for c in body.counts]
         moved = await run(service.set_stock, counts, body.batch)
         return {"counts": len(counts), "changed": moved}
 

@@ -17,13 +17,13 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from connector import __version__
-from connector.priority import receipt_ended, receipt_started
-from connector.runtime import Runtime
-from connector.service import Service
+from connector.orders.service import Service
 from connector.storage.db import current_revision, head_revision, read_only
+from connector.storage.runtime import Runtime
+from connector.sync.receipts_first import receipt_ended, receipt_started
+from connector.sync.webhooks import DeliveryWriter
 from connector.web.api import build_api
 from connector.web.dashboard import build_dashboard
-from connector.webhooks import DeliveryWriter
 
 log = structlog.get_logger(__name__)
 

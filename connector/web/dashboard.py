@@ -34,11 +34,11 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from connector.fulfilment import ActionRefused, Tracking
-from connector.model import PaymentStatus
-from connector.runtime import Runtime
-from connector.service import NotFound, Service
-from connector.status import store_status
+from connector.orders.fulfilment import ActionRefused, Tracking
+from connector.orders.model import PaymentStatus
+from connector.orders.service import NotFound, Service
+from connector.storage.runtime import Runtime
+from connector.sync.status import store_status
 from connector.web import charts, readmodel
 from connector.web.security import Guard, Session
 

@@ -19,7 +19,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connector.model import FulfilmentStatus, OrderStatus, PaymentStatus
+from connector.orders.model import FulfilmentStatus, OrderStatus, PaymentStatus
 from connector.storage import tables as t
 from connector.storage.types import OutboxStatus
 

@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from connector.config import Config, load_config
-from connector.daemon import Daemon
-from connector.model import Platform
-from connector.runtime import Runtime
-from connector.sandbox import SANDBOXES, Sandbox
-from connector.sandbox.runner import serve
+from connector.app.daemon import Daemon
+from connector.orders.model import Platform
+from connector.runtime.config import Config, load_config
+from connector.storage.runtime import Runtime
+from sandbox import SANDBOXES, Sandbox
+from sandbox.runner import serve
 from tests.support import ADMIN_TOKEN, write_config
 
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from connector.model import Platform
+from connector.orders.model import Platform
 from connector.storage import tables as t
 from tests.acceptance.harness import Stack, running_stack, wait_for
 from tests.support import cli

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from connector.model import Platform
+from connector.orders.model import Platform
 from tests.acceptance.harness import Stack, running_stack, wait_for
 from tests.support import ADMIN_TOKEN
 

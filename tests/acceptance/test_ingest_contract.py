@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from connector.model import Platform
+from connector.orders.model import Platform
 from connector.storage import tables as t
 from tests.acceptance.harness import Stack, running_stack, wait_for
 

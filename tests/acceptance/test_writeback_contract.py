@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from connector.fulfilment import Tracking
-from connector.inventory import Count
-from connector.model import Platform
-from connector.service import Service
+from connector.orders.fulfilment import Tracking
+from connector.orders.model import Platform
+from connector.orders.service import Service
+from connector.stock.ledger import Count
 from connector.storage import tables as t
 from tests.acceptance.harness import LOCATIONS, Stack, running_stack, wait_for
 
@@ -125,7 +125,7 @@ def test_unpaid_ship_is_refused_until_pay(stack: Stack, platform: Platform) -> N
     )
     service = Service(stack.daemon.runtime)
     service.act(ref, "pack", actor="test")
-    from connector.fulfilment import ActionRefused
+    from connector.orders.fulfilment import ActionRefused
 
     with pytest.raises(ActionRefused, match="record a payment first"):
         service.act(ref, "ship", actor="test")
@@ -212,7 +212,7 @@ def test_crash_after_the_platform_accepted_does_not_write_twice(stack: Stack, pl
         service.act(ref, "pack", actor="test")
         service.act(ref, "ship", actor="test", tracking=Tracking("CRASH1", "UPS"))
         with runtime.sessions.begin() as session:
-            from connector.outbox import claim, to_write
+            from connector.sync.outbox import claim, to_write
 
             ids = claim(session, [runtime.store_ids[stack.store(platform)]], "crashed-replica")
             rows = [session.get(t.OutboxItem, i) for i in ids]

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from connector.fulfilment import Tracking
-from connector.inventory import Count
-from connector.model import Platform
-from connector.service import Service
+from connector.orders.fulfilment import Tracking
+from connector.orders.model import Platform
+from connector.orders.service import Service
+from connector.stock.ledger import Count
 from tests.acceptance.harness import LOCATIONS, Stack, running_stack
 from tests.acceptance.test_writeback_contract import ingested, settled
 

@@ -38,11 +38,11 @@ import httpx
 import pytest
 from starlette.responses import Response
 
-from connector.fulfilment import Tracking
-from connector.inventory import Count
-from connector.model import Platform
-from connector.sandbox import shopify_graphql
-from connector.service import Service
+from connector.orders.fulfilment import Tracking
+from connector.orders.model import Platform
+from connector.orders.service import Service
+from connector.stock.ledger import Count
+from sandbox.shopify import graphql_api as shopify_graphql
 from tests.acceptance.harness import ADMIN_TOKEN, LOCATIONS, Stack, running_stack, wait_for
 from tests.acceptance.test_writeback_contract import ingested, settled
 

@@ -17,12 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
-from connector.config import load_config
-from connector.ingest import ingest_order
-from connector.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
-from connector.runtime import Runtime
-from connector.stocking import Stocker
+from connector.orders.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
+from connector.runtime.config import load_config
+from connector.stock.order_effects import Stocker
 from connector.storage.db import upgrade
+from connector.storage.runtime import Runtime
+from connector.sync.ingest import ingest_order
 from connector.web.app import create_app
 from tests.support import ADMIN_TOKEN, write_config
 
@@ -63,9 +63,9 @@ def client(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
         lines=(Line("A", "Alpha", 2, eur("10"), eur("20")),),
     )
     with runtime.sessions.begin() as session:
-        from connector import inventory
+        from connector.stock import ledger
 
-        inventory.import_counts(session, [inventory.Count("A", "amsterdam", 5)])
+        ledger.import_counts(session, [ledger.Count("A", "amsterdam", 5)])
         Stocker(config).on_outcome(session, ingest_order(session, runtime.store_ids["bc"], order, source="test"))
     with TestClient(create_app(runtime)) as test_client:
         yield test_client
@@ -190,7 +190,7 @@ def test_a_delivery_that_cannot_be_stored_is_answered_503_and_kept_when_sent_aga
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The platform must hear "try again" (it redelivers on 5xx), not a 2xx for a delivery that was lost.
-    from connector import webhooks
+    from connector.sync import webhooks
 
     keep = webhooks.keep_deliveries
 

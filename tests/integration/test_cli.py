@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from connector import inventory
 from connector.cli.orders_cmds import _assigned
-from connector.config import load_config
-from connector.ingest import ingest_order
-from connector.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
-from connector.runtime import Runtime
-from connector.stocking import Stocker
+from connector.orders.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
+from connector.runtime.config import load_config
+from connector.stock import ledger
+from connector.stock.order_effects import Stocker
 from connector.storage.db import head_revision, make_engine, upgrade
+from connector.storage.runtime import Runtime
+from connector.sync.ingest import ingest_order
 from tests.support import SHOPIFY_STORE, cli, write_config
 
 BC_STORE = {
@@ -138,7 +138,7 @@ def _config_with_an_order(tmp_path: Path, database_url: str) -> Path:
             lines=(Line("A", "Alpha", 2, eur("10"), eur("20")),),
         )
         with runtime.sessions.begin() as session:
-            inventory.import_counts(session, [inventory.Count("A", "amsterdam", 5)])
+            ledger.import_counts(session, [ledger.Count("A", "amsterdam", 5)])
             outcome = ingest_order(session, runtime.store_ids["bc"], order, source="test")
             Stocker(config).on_outcome(session, outcome)
     finally:

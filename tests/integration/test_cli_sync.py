@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connector.sandbox.bigcommerce import BigCommerceSandbox
-from connector.sandbox.runner import serve
+from sandbox.bigcommerce import BigCommerceSandbox
+from sandbox.runner import serve
 from tests.support import cli, write_config
 
 LOCATIONS = ("amsterdam", "utrecht")

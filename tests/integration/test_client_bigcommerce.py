@@ -22,15 +22,15 @@ from typing import Any
 import httpx
 import pytest
 
-from connector.config import StoreConfig
-from connector.errors import FatalError, RetriableError, WebhookRejected
 from connector.mapping import MappingContext, map_order
-from connector.model import Order, OrderKind, PaymentStatus, Platform
+from connector.orders.model import Order, OrderKind, PaymentStatus, Platform
 from connector.platforms import bigcommerce
 from connector.platforms.base import RateBudget, WebhookDelivery
 from connector.platforms.bigcommerce import BigCommerceClient
-from connector.sandbox.bigcommerce import BigCommerceSandbox
-from connector.sandbox.runner import serve
+from connector.runtime.config import StoreConfig
+from connector.runtime.errors import FatalError, RetriableError, WebhookRejected
+from sandbox.bigcommerce import BigCommerceSandbox
+from sandbox.runner import serve
 
 CTX = MappingContext(store="bc", locations={"1": "amsterdam", "2": "utrecht", "3": "rotterdam"})
 

@@ -21,15 +21,15 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from connector.config import StoreConfig
-from connector.errors import FatalError, RetriableError, SkippableError, WebhookRejected
 from connector.mapping import MappingContext, map_order
-from connector.model import Order, OrderKind, PaymentStatus, Platform
+from connector.orders.model import Order, OrderKind, PaymentStatus, Platform
 from connector.platforms import lightspeed
 from connector.platforms.base import PlatformWrite, RateBudget, WebhookDelivery
 from connector.platforms.lightspeed import LightspeedClient
-from connector.sandbox.lightspeed import LightspeedSandbox
-from connector.sandbox.runner import serve
+from connector.runtime.config import StoreConfig
+from connector.runtime.errors import FatalError, RetriableError, SkippableError, WebhookRejected
+from sandbox.lightspeed import LightspeedSandbox
+from sandbox.runner import serve
 
 PICKUP_IDS = {"core|61002|320001": "amsterdam", "core|61002|320002": "utrecht", "core|61002|320003": "rotterdam"}
 CTX = MappingContext(store="ls", locations=PICKUP_IDS)

@@ -19,10 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connector.config import StoreConfig
-from connector.errors import FatalError, RetriableError, SkippableError, WebhookRejected
 from connector.mapping import MappingContext, map_order
-from connector.model import OrderKind, PaymentStatus, Platform
+from connector.orders.model import OrderKind, PaymentStatus, Platform
 from connector.platforms.base import PlatformWrite, RateBudget, RetryPolicy
 from connector.platforms.shopify import (
     MIN_INTERVAL_S,
@@ -32,8 +30,10 @@ from connector.platforms.shopify import (
     parse_webhook,
     verify_webhook,
 )
-from connector.sandbox.runner import serve
-from connector.sandbox.shopify import ShopifySandbox
+from connector.runtime.config import StoreConfig
+from connector.runtime.errors import FatalError, RetriableError, SkippableError, WebhookRejected
+from sandbox.runner import serve
+from sandbox.shopify import ShopifySandbox
 
 PAID_DELIVERY = {"lines": [{"sku": "SKU-0001", "quantity": 2}, {"sku": "SKU-0002", "quantity": 1}], "paid": True}
 UNPAID_PICKUP = {"lines": [{"sku": "SKU-0003", "quantity": 1}], "kind": "pickup", "pickup_location": "utrecht"}

@@ -23,10 +23,8 @@ import pytest
 from woocommerce import API
 from woocommerce.oauth import OAuth
 
-from connector.config import StoreConfig
-from connector.errors import FatalError, RetriableError, SkippableError, WebhookRejected
 from connector.mapping import MappingContext, map_order
-from connector.model import OrderKind, PaymentStatus, Platform
+from connector.orders.model import OrderKind, PaymentStatus, Platform
 from connector.platforms.base import PlatformWrite, RateBudget, RetryPolicy
 from connector.platforms.woocommerce import (
     ORDER_TOPICS,
@@ -36,8 +34,10 @@ from connector.platforms.woocommerce import (
     parse_webhook,
     verify_webhook,
 )
-from connector.sandbox.runner import serve
-from connector.sandbox.woocommerce import WooCommerceSandbox
+from connector.runtime.config import StoreConfig
+from connector.runtime.errors import FatalError, RetriableError, SkippableError, WebhookRejected
+from sandbox.runner import serve
+from sandbox.woocommerce import WooCommerceSandbox
 
 PAID_DELIVERY = {"lines": [{"sku": "SKU-0001", "quantity": 2}, {"sku": "SKU-0002", "quantity": 1}], "paid": True}
 UNPAID_PICKUP = {"lines": [{"sku": "SKU-0003", "quantity": 1}], "kind": "pickup", "pickup_location": "utrecht"}

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from connector.config import load_config
-from connector.daemon import Daemon, Job
-from connector.runtime import Runtime
+from connector.app.daemon import Daemon, Job
+from connector.runtime.config import load_config
+from connector.storage.runtime import Runtime
 from tests.support import SHOPIFY_STORE, cli, cli_process, write_config
 
 

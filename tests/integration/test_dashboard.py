@@ -25,14 +25,14 @@ import uvicorn
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
-from connector import inventory
-from connector.config import validate_config
-from connector.ingest import ingest_order
-from connector.model import Address, Customer, Line, Money, Order, OrderKind, PaymentStatus, Platform
-from connector.runtime import Runtime
-from connector.stocking import Stocker
+from connector.orders.model import Address, Customer, Line, Money, Order, OrderKind, PaymentStatus, Platform
+from connector.runtime.config import validate_config
+from connector.stock import ledger
+from connector.stock.order_effects import Stocker
 from connector.storage import tables as t
 from connector.storage.db import upgrade
+from connector.storage.runtime import Runtime
+from connector.sync.ingest import ingest_order
 from connector.web import charts
 from connector.web.app import create_app
 from connector.web.charts import activity_chart, duration, lag_chart
@@ -128,8 +128,8 @@ def shop(tmp_path: Path) -> Iterator[Shop]:
     upgrade(runtime.engine)
     runtime.sync_stores()
     with runtime.sessions.begin() as session:
-        counts = [inventory.Count("MUG-1", "amsterdam", 20), inventory.Count("MUG-1", "utrecht", 20)]
-        inventory.import_counts(session, counts, batch="start")
+        counts = [ledger.Count("MUG-1", "amsterdam", 20), ledger.Count("MUG-1", "utrecht", 20)]
+        ledger.import_counts(session, counts, batch="start")
     woken: list[int] = []
     app = create_app(runtime, on_action=lambda: woken.append(1))
     try:

@@ -28,8 +28,8 @@ import httpx
 import pytest
 import yaml
 
-from connector.sandbox.bigcommerce import BigCommerceSandbox
-from connector.sandbox.runner import serve
+from sandbox.bigcommerce import BigCommerceSandbox
+from sandbox.runner import serve
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "bigcommerce"
 MONEY = re.compile(r"^-?\d+\.\d{4}$")

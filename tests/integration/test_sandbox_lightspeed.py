@@ -30,8 +30,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.sandbox.lightspeed import LightspeedSandbox
-from connector.sandbox.runner import serve
+from sandbox.lightspeed import LightspeedSandbox
+from sandbox.runner import serve
 
 # JSON kinds: n number, s string, b bool, o object, a array, z null (any value accepted).
 ORDER_SHAPE = """

@@ -34,10 +34,10 @@ from graphql import (
     is_non_null_type,
 )
 
-from connector.config import StoreConfig
-from connector.sandbox.runner import serve
-from connector.sandbox.shopify import ShopifySandbox
-from connector.sandbox.shopify_graphql import schema as versioned_schema
+from connector.runtime.config import StoreConfig
+from sandbox.runner import serve
+from sandbox.shopify import ShopifySandbox
+from sandbox.shopify.graphql_api import schema as versioned_schema
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "shopify"
 TRIMMED = Path(__file__).resolve().parents[2] / "connector" / "sandbox" / "shopify_schema.graphql"

@@ -29,8 +29,8 @@ import requests
 from woocommerce import API
 from woocommerce.oauth import OAuth
 
-from connector.sandbox.runner import serve
-from connector.sandbox.woocommerce import WooCommerceSandbox
+from sandbox.runner import serve
+from sandbox.woocommerce import WooCommerceSandbox
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "woocommerce"
 MONEY = re.compile(r"^-?\d+\.\d{2}$")

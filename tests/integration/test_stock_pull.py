@@ -21,18 +21,18 @@ from typing import Any
 import httpx
 import pytest
 
-from connector.config import StoreConfig
-from connector.errors import ConfigError, SkippableError
 from connector.platforms import open_client
 from connector.platforms.base import RateBudget
 from connector.platforms.bigcommerce import BigCommerceClient
 from connector.platforms.shopify import ShopifyClient
-from connector.sandbox.bigcommerce import BigCommerceSandbox
-from connector.sandbox.core import Sandbox
-from connector.sandbox.lightspeed import LightspeedSandbox
-from connector.sandbox.runner import serve
-from connector.sandbox.shopify import ShopifySandbox
-from connector.sandbox.woocommerce import WooCommerceSandbox
+from connector.runtime.config import StoreConfig
+from connector.runtime.errors import ConfigError, SkippableError
+from sandbox.bigcommerce import BigCommerceSandbox
+from sandbox.core import Sandbox
+from sandbox.lightspeed import LightspeedSandbox
+from sandbox.runner import serve
+from sandbox.shopify import ShopifySandbox
+from sandbox.woocommerce import WooCommerceSandbox
 from tests.support import cli, write_config
 
 SANDBOX_LOCATIONS = ("amsterdam", "utrecht", "rotterdam")

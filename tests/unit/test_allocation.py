@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.allocation import (
+from connector.orders.model import Line, Money
+from connector.stock.allocation import (
     EXACT_SEARCH_LIMIT,
     Allocation,
     Demand,
@@ -23,7 +24,6 @@ from connector.allocation import (
     merge_parts,
     shrink,
 )
-from connector.model import Line, Money
 
 AMS = LocationInfo("amsterdam", 1, pickup=True)
 UTR = LocationInfo("utrecht", 2, pickup=True)

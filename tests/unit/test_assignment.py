@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from connector.fulfilment import ActionRefused
-from connector.metrics import Metrics
-from connector.model import FulfilmentStatus
-from connector.outbox import drain
+from connector.orders.fulfilment import ActionRefused
+from connector.orders.model import FulfilmentStatus
 from connector.platforms.base import PlatformWrite
+from connector.runtime.metrics import Metrics
 from connector.storage import tables as t
 from connector.storage.db import session_factory
+from connector.sync.outbox import drain
 from tests.unit.test_fulfilment import outbox, setup
 
 FS = FulfilmentStatus

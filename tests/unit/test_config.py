@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from connector.config import load_config, parse_duration, validate_config
-from connector.errors import ConfigError
-from connector.model import Platform
+from connector.orders.model import Platform
+from connector.runtime.config import load_config, parse_duration, validate_config
+from connector.runtime.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"T": "shpat_token_value", "ADMIN": "a" * 24}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import socket
 
-from connector.config import validate_config
-from connector.demo import demo_config
+from connector.app.demo import demo_config
+from connector.runtime.config import validate_config
 
 SANDBOX = {
     "platform": "bigcommerce",

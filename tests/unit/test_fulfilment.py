@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector import inventory
-from connector.config import Config, validate_config
-from connector.fulfilment import ActionRefused, Tracking, Workflow
-from connector.ingest import ingest_order
 from connector.mapping.statuses import Action, Event, Overrides, writes_for
-from connector.model import FulfilmentStatus, Line, Money, Order, OrderKind, PaymentStatus, Platform
-from connector.stocking import Stocker
+from connector.orders.fulfilment import ActionRefused, Tracking, Workflow
+from connector.orders.model import FulfilmentStatus, Line, Money, Order, OrderKind, PaymentStatus, Platform
+from connector.runtime.config import Config, validate_config
+from connector.stock import ledger
+from connector.stock.order_effects import Stocker
 from connector.storage import tables as t
+from connector.sync.ingest import ingest_order
 
 FS = FulfilmentStatus
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
@@ -64,9 +64,9 @@ def setup(
     cfg = config(platform, **writeback)
     session.add(t.Store(name="s", platform=platform))
     session.flush()
-    inventory.import_counts(
+    ledger.import_counts(
         session,
-        [inventory.Count("A", "amsterdam", 1), inventory.Count("B", "utrecht", 5), inventory.Count("A", "utrecht", 0)],
+        [ledger.Count("A", "amsterdam", 1), ledger.Count("B", "utrecht", 5), ledger.Count("A", "utrecht", 0)],
     )
     stocker = Stocker(cfg)
     order = Order(
@@ -111,7 +111,7 @@ def test_bigcommerce_packed_then_shipped_writes_9_then_10(session: Session) -> N
     assert outbox(session)[-1] == ("set_status", "10", "order")
     assert row.status == "completed"
     assert row.fulfilments[0].tracking_number == "3S123"
-    assert inventory.levels(session)[("B", "utrecht")].on_hand == 3
+    assert ledger.levels(session)[("B", "utrecht")].on_hand == 3
 
 
 def test_packed_is_written_nowhere_else(session: Session) -> None:
@@ -207,7 +207,7 @@ def test_notes_are_internal_and_never_queued(session: Session) -> None:
 
 def test_cancel_gives_stock_back(session: Session) -> None:
     flow, row = setup(session, "bigcommerce", {"B": 2})
-    assert inventory.levels(session)[("B", "utrecht")].allocated == 2
+    assert ledger.levels(session)[("B", "utrecht")].allocated == 2
     flow.transition(session, row, FS.CANCELLED, actor="t")
-    assert inventory.levels(session)[("B", "utrecht")].allocated == 0
+    assert ledger.levels(session)[("B", "utrecht")].allocated == 0
     assert row.status == "cancelled"

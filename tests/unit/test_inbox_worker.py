@@ -25,15 +25,15 @@ import pytest
 import samples
 from sqlalchemy import create_engine, select
 
-from connector.config import validate_config
-from connector.metrics import Metrics
-from connector.runtime import Runtime
+from connector.runtime.config import validate_config
+from connector.runtime.metrics import Metrics
 from connector.storage import tables as t
 from connector.storage.db import _WriterLock, upgrade, urgent_writer
 from connector.storage.inbox import delivery_values, keep_deliveries
+from connector.storage.runtime import Runtime
 from connector.storage.types import InboxStatus
-from connector.sync import WEBHOOK_CHUNK, PollResult, StoreSync, process_inbox
-from connector.webhooks import DeliveryWriter, Receipt, check
+from connector.sync.store_sync import WEBHOOK_CHUNK, PollResult, StoreSync, process_inbox
+from connector.sync.webhooks import DeliveryWriter, Receipt, check
 
 SECRET = "inbox-worker-secret"
 
@@ -94,7 +94,7 @@ def test_a_claim_is_ingested_in_chunks_with_the_same_result_as_one_by_one(
     runtime: Runtime, receipts_waiting: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With the receipt writer always waiting, every transaction ends after its first step: same result.
-    monkeypatch.setattr("connector.sync.receipts_waiting", lambda: receipts_waiting)
+    monkeypatch.setattr("connector.sync.store_sync.receipts_waiting", lambda: receipts_waiting)
     # More deliveries than one chunk, an order updated twice (newest first, then a late older version), an
     # unreadable body among them, and a deletion after its order's creation.
     rows: list[tuple[str, dict[str, str], bytes]] = []

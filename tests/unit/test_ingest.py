@@ -8,10 +8,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connector.ingest import Result, content_hash, ingest_order, mark_deleted
-from connector.model import Line, Money, Order, OrderKind, OrderStatus, PaymentStatus, Platform
+from connector.orders.model import Line, Money, Order, OrderKind, OrderStatus, PaymentStatus, Platform
 from connector.storage import tables as t
 from connector.storage.orders import to_model
+from connector.sync.ingest import Result, content_hash, ingest_order, mark_deleted
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 

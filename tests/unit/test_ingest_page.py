@@ -20,15 +20,15 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector import inventory
-from connector.config import Config, validate_config
-from connector.ingest import Origin, Result, distinct_runs, ingest_order, ingest_orders
-from connector.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
-from connector.runtime import Runtime
-from connector.stocking import Stocker
+from connector.orders.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
+from connector.runtime.config import Config, validate_config
+from connector.stock import ledger
+from connector.stock.order_effects import Stocker
 from connector.storage import tables as t
 from connector.storage.db import upgrade
-from connector.sync import StoreSync
+from connector.storage.runtime import Runtime
+from connector.sync.ingest import Origin, Result, distinct_runs, ingest_order, ingest_orders
+from connector.sync.store_sync import StoreSync
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 
@@ -82,10 +82,10 @@ def make(external_id: str, lines: dict[str, int], minute: int = 0, **changes: An
 
 
 STOCK = [
-    inventory.Count("A", "amsterdam", 2),
-    inventory.Count("A", "utrecht", 5),
-    inventory.Count("B", "utrecht", 9),
-    inventory.Count("C", "amsterdam", 1),
+    ledger.Count("A", "amsterdam", 2),
+    ledger.Count("A", "utrecht", 5),
+    ledger.Count("B", "utrecht", 9),
+    ledger.Count("C", "amsterdam", 1),
 ]
 EXISTING = [
     make("1", {"A": 2}),
@@ -105,7 +105,7 @@ class Shop:
         self.sync = StoreSync(self.runtime, self.config.stores[0])
         self.sync.hooks.append(Stocker(self.config))
         with self.runtime.sessions.begin() as session:
-            inventory.import_counts(session, STOCK, batch="initial")
+            ledger.import_counts(session, STOCK, batch="initial")
             self.sync.ingest(session, EXISTING, Origin("test"))
 
     @property
@@ -167,7 +167,7 @@ def snapshot(session: Session) -> dict[str, Any]:
     return {
         "orders": orders,
         "timeline": timeline,
-        "levels": inventory.levels(session),
+        "levels": ledger.levels(session),
         "movements": sorted((ids[o] if o else "", kind, sku) for o, kind, sku in movements),
     }
 

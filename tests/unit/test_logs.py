@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connector.logs import REDACTED, redact_secrets, register_secret
+from connector.runtime.logs import REDACTED, redact_secrets, register_secret
 
 
 def test_secret_keys_are_blanked_recursively() -> None:

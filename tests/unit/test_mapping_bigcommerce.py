@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from samples import load_json, load_yaml, openapi_example
 
-from connector.errors import SkippableError
 from connector.mapping.bigcommerce import map_order
 from connector.mapping.context import MappingContext, ReservationRule
-from connector.model import Address, Customer, Money, OrderKind, OrderStatus, PaymentStatus
+from connector.orders.model import Address, Customer, Money, OrderKind, OrderStatus, PaymentStatus
+from connector.runtime.errors import SkippableError
 
 CTX = MappingContext(store="bc", locations={"1": "amsterdam"})
 SPEC = ("bigcommerce", "orders.v2.oas2.yml")

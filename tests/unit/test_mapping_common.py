@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.errors import SkippableError
 from connector.mapping import MAPPERS, bigcommerce, lightspeed, map_order, shopify, woocommerce
 from connector.mapping.context import MappingContext, ReservationRule, failures_are_skippable
 from connector.mapping.money import (
@@ -28,7 +27,8 @@ from connector.mapping.money import (
     scaled,
     unwrapped,
 )
-from connector.model import Money, Order, OrderKind, PaymentStatus, Platform
+from connector.orders.model import Money, Order, OrderKind, PaymentStatus, Platform
+from connector.runtime.errors import SkippableError
 
 
 @pytest.mark.parametrize(

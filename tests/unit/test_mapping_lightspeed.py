@@ -18,10 +18,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.errors import SkippableError
 from connector.mapping.context import MappingContext, ReservationRule
 from connector.mapping.lightspeed import map_order
-from connector.model import Address, Customer, Money, OrderKind, OrderStatus, PaymentStatus
+from connector.orders.model import Address, Customer, Money, OrderKind, OrderStatus, PaymentStatus
+from connector.runtime.errors import SkippableError
 
 CTX = MappingContext(store="ls", currency="EUR", locations={"Pick up in Amsterdam": "amsterdam"})
 API = "https://api.webshopapp.com/nl"

@@ -15,10 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from samples import load_json, load_text
 
-from connector.errors import SkippableError
 from connector.mapping.context import MappingContext, ReservationRule
 from connector.mapping.shopify import ORDER_QUERY_FIELDS, map_graphql_order, map_order, map_rest_order
-from connector.model import Address, Customer, Money, OrderKind, OrderStatus, PaymentStatus, expected_total
+from connector.orders.model import Address, Customer, Money, OrderKind, OrderStatus, PaymentStatus, expected_total
+from connector.runtime.errors import SkippableError
 
 CTX = MappingContext(store="apple", locations={"55896015011": "amsterdam"})
 

@@ -14,10 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from samples import load_json
 
-from connector.errors import SkippableError
 from connector.mapping.context import MappingContext, ReservationRule
 from connector.mapping.woocommerce import map_order
-from connector.model import Address, Customer, Money, OrderKind, OrderStatus, PaymentStatus
+from connector.orders.model import Address, Customer, Money, OrderKind, OrderStatus, PaymentStatus
+from connector.runtime.errors import SkippableError
 
 CTX = MappingContext(store="woo", locations={"Amsterdam shop": "amsterdam", "7": "utrecht"})
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.model import (
+from connector.orders.model import (
     Customer,
     Fulfilment,
     FulfilmentLine,

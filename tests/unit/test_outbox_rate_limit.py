@@ -17,14 +17,14 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.errors import RateLimited, RetriableError
 from connector.mapping.statuses import Action
-from connector.metrics import Metrics
-from connector.outbox import MAX_ATTEMPTS, RATE_PATIENCE, drain
 from connector.platforms.base import PlatformWrite, RateBudget, RetryPolicy, call, rate_patience
+from connector.runtime.errors import RateLimited, RetriableError
+from connector.runtime.metrics import Metrics
 from connector.storage import tables as t
 from connector.storage.db import session_factory
 from connector.storage.types import OutboxStatus
+from connector.sync.outbox import MAX_ATTEMPTS, RATE_PATIENCE, drain
 from tests.unit.test_retry_policy import FakeClock, budget, failing
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Background work steps aside while a webhook receipt is in flight (connector.priority)."""
+"""Background work steps aside while a webhook receipt is in flight (connector.sync.receipts_first)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector import priority
+from connector.sync import receipts_first as priority
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from connector.errors import RateLimited, RetriableError
 from connector.platforms.base import RateBudget, RetryPolicy, call
+from connector.runtime.errors import RateLimited, RetriableError
 
 
 class FakeClock:

@@ -17,7 +17,7 @@ from graphql import GraphQLSchema, build_schema, get_operation_ast, parse, valid
 from connector.platforms import shopify_queries as q
 from connector.platforms.shopify_transport import UNKNOWN_COST, CostGauge, error_codes, throttle_wait
 from connector.platforms.shopify_writes import fulfilment_plan, pickup_orders, tracking_input
-from connector.sandbox.shopify_graphql import CostWalk, schema
+from sandbox.shopify.graphql_api import CostWalk, schema
 
 CONNECTIONS = ("shippingLines", "lineItems", "fulfillmentOrders", "fulfillmentOrders.lineItems")
 LATER_MUTATIONS = {"PREPARE_FOR_PICKUP", "CANCEL"}  # on shopify.dev since 2023-04 / 2024-04

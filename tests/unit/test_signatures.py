@@ -8,8 +8,8 @@ import hmac
 
 import pytest
 
-from connector.errors import WebhookRejected
 from connector.platforms.signatures import check_base64_hmac, check_md5_suffix, check_standard_webhooks
+from connector.runtime.errors import WebhookRejected
 
 BODY = b'{"id": 1, "total": "10.00"}'
 SECRET = "shh-very-secret"

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from connector.config import validate_config
-from connector.status import store_status
+from connector.runtime.config import validate_config
 from connector.storage import tables as t
 from connector.storage.inbox import delivery_values, keep_deliveries
+from connector.sync.status import store_status
 
 CONFIG = validate_config(
     {

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from connector.cli.stock_cmds import merge_counts
-from connector.config import StoreConfig
-from connector.errors import ConfigError, FatalError, RetriableError
-from connector.inventory import Count
 from connector.platforms import bigcommerce_stock
 from connector.platforms.base import RateBudget, RetryPolicy, StockCount
 from connector.platforms.shopify import ShopifyClient, location_gid, stock_count
+from connector.runtime.config import StoreConfig
+from connector.runtime.errors import ConfigError, FatalError, RetriableError
+from connector.stock.ledger import Count
 
 
 # --- Shopify --------------------------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from connector.allocation import (
+from connector.orders.model import FulfilmentLine
+from connector.stock.allocation import (
     Allocation,
     Demand,
     LocationInfo,
@@ -29,8 +30,7 @@ from connector.allocation import (
     merge_parts,
     shrink,
 )
-from connector.model import FulfilmentLine
-from connector.stock import (
+from connector.stock.movements import (
     Ledger,
     LedgerError,
     Movement,

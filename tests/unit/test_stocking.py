@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
-from connector import inventory
-from connector.config import Config, validate_config
-from connector.ingest import ingest_order
-from connector.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
-from connector.stocking import Stocker
+from connector.orders.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
+from connector.runtime.config import Config, validate_config
+from connector.stock import ledger
+from connector.stock.order_effects import Stocker
 from connector.storage import tables as t
+from connector.sync.ingest import ingest_order
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 CONFIG: Config = validate_config(
@@ -67,13 +67,13 @@ def make(lines: dict[str, int], minute: int = 0, **changes: object) -> Order:
 def db(session: Session) -> Session:
     session.add(t.Store(name="s", platform="woocommerce"))
     session.flush()
-    inventory.import_counts(
+    ledger.import_counts(
         session,
         [
-            inventory.Count("A", "amsterdam", 2),
-            inventory.Count("B", "amsterdam", 0),
-            inventory.Count("A", "utrecht", 5),
-            inventory.Count("B", "utrecht", 5),
+            ledger.Count("A", "amsterdam", 2),
+            ledger.Count("B", "amsterdam", 0),
+            ledger.Count("A", "utrecht", 5),
+            ledger.Count("B", "utrecht", 5),
         ],
         batch="initial",
     )
@@ -92,7 +92,7 @@ def feed(db: Session, order: Order) -> t.Order:
 
 
 def level(db: Session, sku: str, loc: str) -> tuple[int, int, int]:
-    lv = inventory.levels(db)[(sku, loc)]
+    lv = ledger.levels(db)[(sku, loc)]
     return lv.on_hand, lv.allocated, lv.reserved
 
 
@@ -170,11 +170,11 @@ def test_reservation_confirm_turns_hold_into_allocation(db: Session) -> None:
 
 
 def test_csv_import_validates_and_is_idempotent_per_batch(db: Session) -> None:
-    counts = inventory.parse_counts_csv("sku,location,on_hand\nA,amsterdam,7\n", ["amsterdam", "utrecht"])
-    assert inventory.import_counts(db, counts, batch="b1") == 1
-    assert inventory.import_counts(db, counts, batch="b1") == 0
+    counts = ledger.parse_counts_csv("sku,location,on_hand\nA,amsterdam,7\n", ["amsterdam", "utrecht"])
+    assert ledger.import_counts(db, counts, batch="b1") == 1
+    assert ledger.import_counts(db, counts, batch="b1") == 0
     assert level(db, "A", "amsterdam") == (7, 0, 0)
-    with pytest.raises(inventory.CsvError, match="line 2: unknown location 'paris'"):
-        inventory.parse_counts_csv("sku,location,on_hand\nA,paris,1\n", ["amsterdam"])
-    with pytest.raises(inventory.CsvError, match="not a whole number"):
-        inventory.parse_counts_csv("sku,location,on_hand\nA,amsterdam,x\n", ["amsterdam"])
+    with pytest.raises(ledger.CsvError, match="line 2: unknown location 'paris'"):
+        ledger.parse_counts_csv("sku,location,on_hand\nA,paris,1\n", ["amsterdam"])
+    with pytest.raises(ledger.CsvError, match="not a whole number"):
+        ledger.parse_counts_csv("sku,location,on_hand\nA,amsterdam,x\n", ["amsterdam"])

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from connector.errors import DaemonLocked
+from connector.runtime.errors import DaemonLocked
 from connector.storage.db import (
     DatabaseLock,
     current_revision,

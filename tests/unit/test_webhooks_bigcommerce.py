@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from samples import load_json
 
-from connector.errors import WebhookRejected
 from connector.platforms.bigcommerce import budget, parse_webhook, verify_webhook
+from connector.runtime.errors import WebhookRejected
 
 SECRET = "bc-app-client-secret"
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from connector.errors import WebhookRejected
 from connector.platforms.lightspeed import parse_webhook, verify_webhook
+from connector.runtime.errors import WebhookRejected
 
 SECRET = "0123456789abcdef0123456789abcdef"
 LINK = "https:\\/\\/api.webshopapp.com\\/nl\\/orders\\/123\\/products.json"

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import samples
 
-from connector.errors import WebhookRejected
 from connector.platforms.shopify import orders_search, parse_webhook, topic_enum, verify_webhook
+from connector.runtime.errors import WebhookRejected
 
 SECRET = "shpss_0123456789abcdef"
 EVENT = "a8b8f1e0-4c1d-4e5b-9e2a-3f6d7c8b9a01"

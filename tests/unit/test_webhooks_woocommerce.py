@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from connector.errors import WebhookRejected
 from connector.platforms.woocommerce import KeysetWalk, iso_gmt, parse_webhook, specialchars_decode, verify_webhook
+from connector.runtime.errors import WebhookRejected
 
 SECRET = "wh-secret-0123456789"
 ORDER = {"id": 4711, "status": "processing", "date_modified_gmt": "2024-05-01T10:00:00", "line_items": [], "total": "1"}

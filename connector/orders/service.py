@@ -1,0 +1,245 @@
+"""Use cases shared by the CLI, the JSON API and the dashboard: each owns its transaction.
+
+Reading: an order with its timeline, lists of orders, deliveries and write-backs. Acting: fulfilment steps,
+assigning a location's part to a member of staff, payments, internal notes, reservation confirm/cancel, stock
+counts, replays and retries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+
+from connector.orders.fulfilment import ActionRefused, Tracking, Workflow
+from connector.orders.model import FulfilmentStatus, OrderKind, order_json
+from connector.stock import ledger
+from connector.stock.order_effects import Stocker
+from connector.storage import inbox as inbox_store
+from connector.storage import tables as t
+from connector.storage.orders import find_order_row, list_orders, to_model
+from connector.storage.runtime import Runtime
+from connector.sync.outbox import retry as retry_outbox
+
+ACTIONS: dict[str, FulfilmentStatus] = {
+    "start": FulfilmentStatus.IN_PROGRESS,
+    "pack": FulfilmentStatus.PACKED,
+    "ship": FulfilmentStatus.SHIPPED,
+    "pickup": FulfilmentStatus.PICKED_UP,
+    "cancel": FulfilmentStatus.CANCELLED,
+}
+
+
+class NotFound(Exception):
+    pass
+
+
+@dataclass
+class Service:
+    runtime: Runtime
+    stocker: Stocker = field(init=False)
+    workflow: Workflow = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stocker = Stocker(self.runtime.config)
+        self.workflow = Workflow({s.name: s for s in self.runtime.config.stores}, self.stocker)
+
+    # --- reading ----------------------------------------------------------------------------------------------------
+    def order(self, ref: str, *, raw: bool = False) -> dict[str, Any]:
+        with self.runtime.reads() as session:
+            row = find_order_row(session, ref)
+            if row is None:
+                raise NotFound(f"no order {ref!r}")
+            return order_detail(session, row, raw=raw)
+
+    def orders(self, *, store: str | None = None, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        with self.runtime.reads() as session:
+            return [order_json(o) for o in list_orders(session, store=store, status=status, limit=limit)]
+
+    # --- acting -----------------------------------------------------------------------------------------------------
+    def act(
+        self,
+        ref: str,
+        action: str,
+        *,
+        actor: str,
+        location: str | None = None,
+        tracking: Tracking | None = None,
+        notify: bool = False,
+    ) -> dict[str, Any]:
+        if action not in ACTIONS:
+            raise ActionRefused(f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
+        with self.runtime.sessions.begin() as session:
+            row = self._row(session, ref)
+            if action == "cancel" and row.kind == OrderKind.RESERVATION.value:
+                self.stocker.cancel_reservation(session, row, actor)
+            else:
+                self.workflow.transition(
+                    session, row, ACTIONS[action], actor=actor, location=location, tracking=tracking, notify=notify
+                )
+            session.flush()
+            return order_detail(session, row)
+
+    def assign(self, ref: str, location: str, user: str, *, actor: str) -> dict[str, Any]:
+        """Assign the order's part at `location` to `user` (empty: unassign)."""
+        with self.runtime.sessions.begin() as session:
+            row = self._row(session, ref)
+            self.workflow.assign(session, row, location, user, actor)
+            session.flush()
+            return order_detail(session, row)
+
+    def pay(self, ref: str, amount: str, method: str, *, actor: str) -> dict[str, Any]:
+        try:
+            value = Decimal(amount)
+        except InvalidOperation:
+            raise ActionRefused(f"amount {amount!r} is not a number") from None
+        with self.runtime.sessions.begin() as session:
+            row = self._row(session, ref)
+            self.workflow.record_payment(session, row, value, method, actor)
+            session.flush()
+            return order_detail(session, row)
+
+    def note(self, ref: str, text: str, *, actor: str) -> dict[str, Any]:
+        with self.runtime.sessions.begin() as session:
+            row = self._row(session, ref)
+            self.workflow.add_note(session, row, text, actor)
+            session.flush()
+            return order_detail(session, row)
+
+    def confirm(self, ref: str, *, actor: str) -> dict[str, Any]:
+        with self.runtime.sessions.begin() as session:
+            row = self._row(session, ref)
+            if row.kind != OrderKind.RESERVATION.value:
+                raise ActionRefused(f"order {row.number} is not a reservation")
+            self.stocker.confirm_reservation(session, row, actor)
+            session.flush()
+            return order_detail(session, row)
+
+    def set_stock(self, counts: list[ledger.Count], batch: str | None = None) -> int:
+        known = {loc.name for loc in self.runtime.config.locations}
+        for c in counts:
+            if c.location not in known:
+                raise ActionRefused(f"unknown location {c.location!r} (configured: {', '.join(sorted(known))})")
+            if c.on_hand < 0:
+                raise ActionRefused(f"{c.sku} at {c.location}: on_hand must not be negative")
+        with self.runtime.sessions.begin() as session:
+            return ledger.import_counts(session, counts, batch)
+
+    def stock(self, *, sku: str | None = None, location: str | None = None) -> list[dict[str, Any]]:
+        with self.runtime.reads() as session:
+            return ledger.stock_rows(session, sku=sku, location=location)
+
+    def replay(self, item_id: int) -> None:
+        with self.runtime.sessions.begin() as session:
+            if not inbox_store.replay(session, item_id):
+                raise NotFound(f"no delivery {item_id}")
+
+    def retry(self, item_id: int) -> None:
+        with self.runtime.sessions.begin() as session:
+            if not retry_outbox(session, item_id):
+                raise NotFound(f"no write-back {item_id}")
+
+    def inbox(self, *, dead: bool = False, store: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        with self.runtime.reads() as session:
+            query = (
+                select(t.InboxItem, t.Store.name)
+                .join(t.Store, t.Store.id == t.InboxItem.store_id)
+                .order_by(t.InboxItem.id.desc())
+                .limit(limit)
+            )
+            if dead:
+                query = query.where(t.InboxItem.status == "dead")
+            if store:
+                query = query.where(t.Store.name == store)
+            return [inbox_json(item, name) for item, name in session.execute(query)]
+
+    def outbox(self, *, failed: bool = False, store: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        with self.runtime.reads() as session:
+            query = (
+                select(t.OutboxItem, t.Store.name, t.Order.number)
+                .join(t.Store, t.Store.id == t.OutboxItem.store_id)
+                .join(t.Order, t.Order.id == t.OutboxItem.order_id)
+            )
+            query = query.order_by(t.OutboxItem.id.desc()).limit(limit)
+            if failed:
+                query = query.where(t.OutboxItem.status == "failed")
+            if store:
+                query = query.where(t.Store.name == store)
+            return [outbox_json(item, name, number) for item, name, number in session.execute(query)]
+
+    def _row(self, session: Any, ref: str) -> t.Order:
+        row = find_order_row(session, ref)
+        if row is None:
+            raise NotFound(f"no order {ref!r}")
+        return row
+
+
+def order_detail(session: Any, row: t.Order, *, raw: bool = False) -> dict[str, Any]:
+    data = order_json(to_model(row))
+    assigned = {f.id: f.assigned_user for f in row.fulfilments}
+    for part in data["fulfilments"]:
+        part["assigned_user"] = assigned.get(part["id"])
+    data["back_orders"] = row.back_orders or {}
+    data["conflict"] = row.conflict
+    data["paid_amount"] = None if row.paid_amount is None else format(row.paid_amount, "f")
+    data["allocation"] = row.allocation
+    data["hold_until"] = row.hold_until.isoformat() if row.hold_until else None
+    entries = session.scalars(
+        select(t.TimelineEntry)
+        .where(t.TimelineEntry.order_id == row.id)
+        .order_by(t.TimelineEntry.at, t.TimelineEntry.id)
+    )
+    data["timeline"] = [timeline_json(session, e, raw) for e in entries]
+    return data
+
+
+def timeline_json(session: Any, entry: t.TimelineEntry, raw: bool) -> dict[str, Any]:
+    item = {
+        "at": entry.at.isoformat(),
+        "kind": entry.kind,
+        "summary": entry.summary,
+        "actor": entry.actor,
+        "details": entry.details,
+    }
+    inbox_id = (entry.details or {}).get("inbox_id")
+    if raw and inbox_id:
+        delivery = session.get(t.InboxItem, inbox_id)
+        if delivery is not None:
+            item["raw"] = delivery.body.decode("utf-8", "replace")
+    return item
+
+
+def inbox_json(item: t.InboxItem, store: str) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "store": store,
+        "delivery_id": item.delivery_id,
+        "source": item.source,
+        "topic": item.topic,
+        "external_id": item.external_id,
+        "status": item.status,
+        "attempts": item.attempts,
+        "error": item.error,
+        "received_at": item.received_at.isoformat(),
+        "size": len(item.body),
+    }
+
+
+def outbox_json(item: t.OutboxItem, store: str, number: str) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "store": store,
+        "order_id": item.order_id,
+        "order": number,
+        "action": item.action,
+        "target": item.target_state,
+        "status": item.status,
+        "attempts": item.attempts,
+        "last_error": item.last_error,
+        "response": item.response,
+        "created_at": item.created_at.isoformat(),
+        "next_attempt_at": item.next_attempt_at.isoformat(),
+        "location": (item.payload or {}).get("location"),
+    }

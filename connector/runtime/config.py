@@ -1,0 +1,281 @@
+"""Configuration: the TOML file, validated with pydantic, secrets from `${ENV}`.
+
+The file's shape is the public contract (README "Configuration"). `load_config` returns a validated `Config` or
+raises `ConfigError` whose message names the dotted key at fault, e.g. `stores[1].platform: unknown platform
+'magento'`; the CLI prints that one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from connector.orders.model import Platform
+from connector.runtime.errors import ConfigError
+
+DEFAULT_PATH = Path("config/connector.toml")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+# Credential keys each platform needs (documented in the README).
+REQUIRED_CREDENTIALS: dict[Platform, tuple[str, ...]] = {
+    Platform.SHOPIFY: ("access_token",),
+    Platform.WOOCOMMERCE: ("consumer_key", "consumer_secret"),
+    Platform.BIGCOMMERCE: ("access_token",),
+    Platform.LIGHTSPEED: ("api_key", "api_secret"),
+}
+
+
+def parse_duration(value: object) -> timedelta:
+    """`"60s"`, `"5m"`, `"1h"`, `"250ms"`, `"2d"` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    else:
+        raise ValueError(f"{value!r} is not a duration like '60s', '5m' or '1h'")
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+HttpUrl = Annotated[str, BeforeValidator(lambda v: _http_url(str(v)))]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DaemonConfig(_Strict):
+    database_url: str = "sqlite:///state/connector.db"
+    listen: str = "127.0.0.1:8080"
+    public_url: HttpUrl = "http://127.0.0.1:8080"
+    admin_token: str = Field(min_length=16)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    lease_ttl: Duration = timedelta(seconds=30)
+    outbox_interval: Duration = timedelta(seconds=2)
+    inbox_interval: Duration = timedelta(seconds=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if not (value.startswith("sqlite:///") or value.startswith("postgresql+psycopg://")):
+            raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} is not host:port")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class LocationConfig(_Strict):
+    name: Annotated[str, Field(pattern=_NAME.pattern)]
+    priority: int = 100
+    pickup: bool = False
+    platform_ids: dict[Platform, str] = Field(default_factory=dict)
+
+
+class ReservationConfig(_Strict):
+    """How a store marks a reservation: order tags (Shopify) or platform statuses."""
+
+    tags: list[str] = Field(default_factory=list)
+    statuses: list[str] = Field(default_factory=list)
+    hold: Duration = timedelta(days=2)
+
+
+_EVENTS = ("packed_delivery", "packed_pickup", "shipped", "picked_up", "cancelled")
+
+
+class WritebackConfig(_Strict):
+    """Write-back beyond the default matrix (README "Write-back"); everything is off by default."""
+
+    ready_for_pickup: bool = False  # Shopify: mark pickup orders ready when packed (notifies the customer)
+    shipments: bool = False  # BigCommerce: create a shipment with tracking when a location ships
+    detailed_statuses: bool = False  # Lightspeed: processing_awaiting_shipment ... completed_picked_up
+    cancel: bool = False  # write local cancellations to the platform
+    notify: list[str] = Field(default_factory=list)  # events whose write notifies the customer
+    statuses: dict[str, str] = Field(default_factory=dict)  # event -> custom platform status
+
+    @field_validator("notify")
+    @classmethod
+    def _notify(cls, value: list[str]) -> list[str]:
+        for event in value:
+            if event not in _EVENTS:
+                raise ValueError(f"unknown event {event!r} (expected one of {', '.join(_EVENTS)})")
+        return value
+
+    @field_validator("statuses")
+    @classmethod
+    def _statuses(cls, value: dict[str, str]) -> dict[str, str]:
+        cls._notify(list(value))
+        return value
+
+
+class StoreConfig(_Strict):
+    name: Annotated[str, Field(pattern=_NAME.pattern)]
+    platform: Platform
+    base_url: HttpUrl
+    credentials: dict[str, str] = Field(default_factory=dict)
+    webhook_secret: str = ""
+    poll_interval: Duration = timedelta(seconds=60)
+    allocation: str = "fewest_locations"
+    currency: str = "EUR"
+    api_version: str = "2024-07"
+    reservation: ReservationConfig = Field(default_factory=ReservationConfig)
+    writeback: WritebackConfig = Field(default_factory=WritebackConfig)
+
+    @field_validator("allocation")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        allowed = ("fewest_locations", "priority", "most_stock")
+        if value not in allowed:
+            raise ValueError(f"unknown strategy {value!r} (expected one of {', '.join(allowed)})")
+        return value
+
+    @field_validator("credentials")
+    @classmethod
+    def _credentials(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        platform = info.data.get("platform")
+        if isinstance(platform, Platform):
+            missing = [k for k in REQUIRED_CREDENTIALS[platform] if not value.get(k)]
+            if missing:
+                raise ValueError(f"{missing[0]} is required for {platform.value}")
+        return value
+
+
+class Config(_Strict):
+    daemon: DaemonConfig
+    locations: list[LocationConfig] = Field(default_factory=list)
+    stores: list[StoreConfig] = Field(default_factory=list)
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        groups = (("stores", [s.name for s in self.stores]), ("locations", [loc.name for loc in self.locations]))
+        for what, names in groups:
+            seen: set[str] = set()
+            for index, name in enumerate(names):
+                if name in seen:
+                    raise ConfigError(f"{what}[{index}].name", f"duplicate name {name!r}")
+                seen.add(name)
+        return self
+
+    def store(self, name: str) -> StoreConfig:
+        for store in self.stores:
+            if store.name == name:
+                return store
+        raise ConfigError("--store", f"no store named {name!r} in {self.source or 'the configuration'}")
+
+
+def _substitute(value: Any, path: str, env: Mapping[str, str]) -> Any:
+    """Replace `${VAR}` in every string, naming the key when the variable is unset."""
+    if isinstance(value, dict):
+        return {k: _substitute(v, f"{path}.{k}" if path else k, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(path, f"environment variable {name} is not set")
+            return env[name]
+
+        return _ENV_REF.sub(repl, value)
+    return value
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    """Turn a pydantic error location into the TOML key a person would look for, e.g. `stores[1].platform`."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.startswith("function-") or part == "[key]":
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    if error["type"] == "enum" and error["loc"] and error["loc"][-1] in {"platform", "[key]"}:
+        expected = ", ".join(p.value for p in Platform)
+        return f"unknown platform {error['input']!r} (expected one of {expected})"
+    if error["type"] == "missing":
+        return "is required"
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def validate_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = None, source: str = "") -> Config:
+    resolved = _substitute(dict(data), "", os.environ if env is None else env)
+    try:
+        return Config.model_validate({**resolved, "source": source})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(_key(first["loc"]), _message(first)) from None
+
+
+def config_path(explicit: str | Path | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("CONNECTOR_CONFIG") or DEFAULT_PATH)
+
+
+def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> Config:
+    file = config_path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError("", f"cannot read configuration {file}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError("", f"{file} is not valid TOML: {exc}") from None
+    return validate_config(data, env=env, source=str(file))
