@@ -40,7 +40,7 @@ from sandbox.shopify import ShopifySandbox
 from sandbox.shopify.graphql_api import schema as versioned_schema
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "shopify"
-TRIMMED = Path(__file__).resolve().parents[2] / "connector" / "sandbox" / "shopify_schema.graphql"
+TRIMMED = Path(__file__).resolve().parents[2] / "sandbox" / "shopify" / "schema.graphql"
 API = "/admin/api/2024-07"
 MONEY = re.compile(r"^\d+\.\d{2}$")
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
