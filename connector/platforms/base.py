@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-import httpx
 import structlog
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay
 from tenacity.stop import stop_base
@@ -145,26 +144,6 @@ def classify_status(status: int, message: str, *, retry_after: float | None = No
         return RateLimited(f"HTTP 429: {message}", retry_after=retry_after, **context)
     error: Exception = kind(f"HTTP {status}: {message}", **context)
     return error
-
-
-def http_request(
-    client: httpx.Client,
-    method: str,
-    path: str,
-    *,
-    params: Mapping[str, str] | None,
-    body: Any,
-    context: Mapping[str, str],
-) -> httpx.Response:
-    """One request on a store's httpx client, with httpx's own exceptions translated (they never leave here)."""
-    try:
-        return client.request(method, path, params=params, json=body)
-    except httpx.TimeoutException as exc:
-        raise RetriableError(f"{method} {path} timed out ({type(exc).__name__})", **context) from exc
-    except httpx.HTTPError as exc:
-        raise RetriableError(f"{method} {path} failed: {type(exc).__name__}: {exc}", **context) from exc
-    except httpx.InvalidURL as exc:
-        raise FatalError(f"{method} {path}: the store's base_url is not usable ({exc})", **context) from exc
 
 
 def parse_retry_after(value: str | None) -> float | None:

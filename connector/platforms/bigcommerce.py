@@ -44,7 +44,6 @@ for created, updated and archived events of an order, so the hash alone could dr
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -62,12 +61,11 @@ from connector.platforms.base import (
     RateBudget,
     StockCount,
     WebhookDelivery,
-    call,
     classify_status,
-    http_request,
     parse_retry_after,
 )
-from connector.platforms.signatures import check_standard_webhooks
+from connector.platforms.rest import JsonApi
+from connector.platforms.signatures import check_standard_webhooks, webhook_json
 from connector.runtime.config import StoreConfig
 from connector.runtime.errors import ConfigError, FatalError, RetriableError, SkippableError, WebhookRejected
 
@@ -101,7 +99,7 @@ def verify_webhook(headers: Mapping[str, str], body: bytes, secret: str) -> None
 
 def parse_webhook(headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
     """What a (verified) delivery is about; thin, so `payload` is None and the client fetches the order."""
-    event = _json_object(body)
+    event = webhook_json(body)
     scope = event.get("scope")
     data = event.get("data")
     if not isinstance(scope, str) or not scope:
@@ -114,16 +112,6 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
         external_id=_event_order_id(scope, data),
         deleted=scope == ARCHIVED,
     )
-
-
-def _json_object(body: bytes) -> Mapping[str, Any]:
-    try:
-        event = json.loads(body)
-    except ValueError:
-        raise WebhookRejected(400, "the webhook body is not JSON") from None
-    if not isinstance(event, Mapping):
-        raise WebhookRejected(400, "the webhook body is not a JSON object")
-    return event
 
 
 def _delivery_id(headers: Mapping[str, str], event: Mapping[str, Any], scope: str) -> str:
@@ -161,6 +149,7 @@ class BigCommerceClient:
         self._http = httpx.Client(
             base_url=store.base_url, headers=_auth_headers(store), timeout=TIMEOUT, transport=transport
         )
+        self._api = JsonApi(self._http, budget, self._context, observe=self._observe, refuse=self._refusal)
 
     # --- the Platform protocol ------------------------------------------------------------------------------
     def iter_order_pages(self, since: datetime | None, until: datetime | None = None) -> Iterator[OrderPage]:
@@ -210,7 +199,7 @@ class BigCommerceClient:
             raise SkippableError(f"order {write.external_id} no longer exists on BigCommerce", **context)
         if str(order.get("status_id")) == write.target:
             return {"already": True, "id": order.get("id"), "status_id": order.get("status_id")}
-        done = self._send("PUT", f"/v2/orders/{write.external_id}", body={"status_id": int(write.target)})
+        done = self._api.send("PUT", f"/v2/orders/{write.external_id}", body={"status_id": int(write.target)})
         answer = done if isinstance(done, Mapping) else {}
         return {key: answer.get(key) for key in ("id", "status_id", "status", "date_modified")}
 
@@ -234,7 +223,7 @@ class BigCommerceClient:
             "tracking_carrier": write.tracking.get("carrier", "").lower(),
             "tracking_link": write.tracking.get("url", ""),
         }
-        done = self._send("POST", f"/v2/orders/{order_id}/shipments", body=body)
+        done = self._api.send("POST", f"/v2/orders/{order_id}/shipments", body=body)
         answer = done if isinstance(done, Mapping) else {}
         return {key: answer.get(key) for key in ("id", "order_id", "tracking_number", "date_created")}
 
@@ -345,40 +334,14 @@ class BigCommerceClient:
         if existing is not None and existing.get("is_active"):
             return existing, "kept"
         if existing is not None:
-            answer = self._send("PUT", f"/v3/hooks/{existing.get('id')}", body={"is_active": True})
+            answer = self._api.send("PUT", f"/v3/hooks/{existing.get('id')}", body={"is_active": True})
             return _data(answer), "reactivated"
         body = {"scope": scope, "destination": address, "is_active": True}
-        return _data(self._send("POST", "/v3/hooks", body=body)), "created"
+        return _data(self._api.send("POST", "/v3/hooks", body=body)), "created"
 
     # --- HTTP -------------------------------------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, str] | None = None, *, missing_ok: bool = False) -> Any:
-        return self._send("GET", path, params=params, missing_ok=missing_ok)
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Any = None,
-        missing_ok: bool = False,
-    ) -> Any:
-        """One API call under the store's budget and the shared retry loop; None for 204 (and 404 if missing_ok)."""
-        what = f"{method} {path}"
-
-        def attempt() -> Any:
-            response = self._request(method, path, params, body)
-            self._observe(response)
-            if response.status_code == 404 and missing_ok:
-                return None
-            if response.status_code >= 400:
-                raise self._refusal(response, method, path)
-            return self._decoded(response, what)
-
-        return call(self.budget, attempt, what=what)
-
-    def _request(self, method: str, path: str, params: Mapping[str, str] | None, body: Any) -> httpx.Response:
-        return http_request(self._http, method, path, params=params, body=body, context=self._context)
+        return self._api.send("GET", path, params=params, missing_ok=missing_ok)
 
     def _observe(self, response: httpx.Response) -> None:
         """Learn the store's plan from the rate-limit headers; pause before the platform would refuse."""
@@ -397,15 +360,6 @@ class BigCommerceClient:
         if response.status_code == 404 and not _ORDER_PATH.match(path):
             return FatalError(f"{message} (is the store's base_url right?)", **self._context)
         return classify_status(response.status_code, message, retry_after=retry_after, **self._context)
-
-    def _decoded(self, response: httpx.Response, what: str) -> Any:
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            message = f"{what}: HTTP {response.status_code} with a body that is not JSON"
-            raise RetriableError(message, **self._context) from None
 
 
 # --- helpers without state ------------------------------------------------------------------------------------------

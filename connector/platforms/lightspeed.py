@@ -43,7 +43,6 @@ one second differ in their bodies).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,12 +57,11 @@ from connector.platforms.base import (
     RateBudget,
     StockCount,
     WebhookDelivery,
-    call,
     classify_status,
-    http_request,
     parse_retry_after,
 )
-from connector.platforms.signatures import check_md5_suffix
+from connector.platforms.rest import JsonApi
+from connector.platforms.signatures import check_md5_suffix, webhook_json
 from connector.runtime.config import StoreConfig
 from connector.runtime.errors import RetriableError, SkippableError, WebhookRejected
 
@@ -100,7 +98,7 @@ def verify_webhook(headers: Mapping[str, str], body: bytes, secret: str) -> None
 
 def parse_webhook(headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
     """What a (verified) delivery is about; its payload is the bundle when the products are embedded."""
-    event = _json_object(body)
+    event = webhook_json(body)
     order = event.get("order")
     if not isinstance(order, Mapping):
         raise WebhookRejected(400, "the webhook body has no order object")
@@ -115,16 +113,6 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
         updated_at=_moment(updated),
         deleted=topic == DELETED_TOPIC,
     )
-
-
-def _json_object(body: bytes) -> Mapping[str, Any]:
-    try:
-        event = json.loads(body)
-    except ValueError:
-        raise WebhookRejected(400, "the webhook body is not JSON") from None
-    if not isinstance(event, Mapping):
-        raise WebhookRejected(400, "the webhook body is not a JSON object")
-    return event
 
 
 def _order_id(order: Mapping[str, Any]) -> str:
@@ -180,6 +168,9 @@ class LightspeedClient:
             timeout=TIMEOUT,
             transport=transport,
         )
+        self._api = JsonApi(
+            self._http, budget, self._context, observe=self._observe, refuse=self._refusal, check=self._hidden_error
+        )
 
     # --- the Platform protocol ------------------------------------------------------------------------------
     def iter_order_pages(self, since: datetime | None, until: datetime | None = None) -> Iterator[OrderPage]:
@@ -224,7 +215,9 @@ class LightspeedClient:
         if order.get("status") == write.target:
             return {"already": True, "id": order.get("id"), "status": write.target, **tracking}
         body = {"order": {"status": write.target, "doNotify": write.notify}}
-        done = _single(self._send("PUT", f"/orders/{write.external_id}.json", body=body, item=True), "order")
+        done = _single(
+            self._api.send("PUT", f"/orders/{write.external_id}.json", body=body, refuse=self._item_refusal), "order"
+        )
         return {**{key: done.get(key) for key in ("id", "status", "updatedAt")}, **tracking}
 
     def register_webhooks(self, address: str) -> list[str]:
@@ -338,7 +331,10 @@ class LightspeedClient:
         if shipment.get("trackingCode") == number:
             return {"shipment": shipment.get("id"), "trackingCode": number}
         body = {"shipment": {"trackingCode": number, "doNotifyTrackingCode": write.notify}}
-        done = _single(self._send("PUT", f"/shipments/{shipment.get('id')}.json", body=body, item=True), "shipment")
+        done = _single(
+            self._api.send("PUT", f"/shipments/{shipment.get('id')}.json", body=body, refuse=self._item_refusal),
+            "shipment",
+        )
         return {"shipment": done.get("id"), "trackingCode": done.get("trackingCode")}
 
     # --- webhooks -----------------------------------------------------------------------------------------------
@@ -358,47 +354,14 @@ class LightspeedClient:
         if existing is not None and existing.get("isActive") is True and existing.get("format") == "json":
             return existing, "kept"
         if existing is not None:
-            answer = self._send("PUT", f"/webhooks/{existing.get('id')}.json", body=_webhook_body(action, address))
+            answer = self._api.send("PUT", f"/webhooks/{existing.get('id')}.json", body=_webhook_body(action, address))
             return _single(answer, "webhook"), "reactivated"
-        answer = self._send("POST", "/webhooks.json", body=_webhook_body(action, address))
+        answer = self._api.send("POST", "/webhooks.json", body=_webhook_body(action, address))
         return _single(answer, "webhook"), "created"
 
     # --- HTTP ---------------------------------------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, str] | None = None, *, missing_ok: bool = False) -> Any:
-        return self._send("GET", path, params=params, missing_ok=missing_ok)
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Any = None,
-        missing_ok: bool = False,
-        item: bool = False,
-    ) -> Any:
-        """One API call under the store's budget and the shared retry loop; None for a 404 when `missing_ok`.
-
-        `item`: a 400 (a value this shop refuses, such as a status it does not have) concerns this one item, so
-        it is skippable rather than the store's problem.
-        """
-        what = f"{method} {path}"
-
-        def attempt() -> Any:
-            response = self._request(method, path, params, body)
-            self._observe(response)
-            if response.status_code == 404 and missing_ok:
-                return None
-            if response.status_code == 400 and item:
-                raise SkippableError(f"{what}: {_error_message(response)}", **self._context)
-            if response.status_code >= 400:
-                raise self._refusal(response, what)
-            return self._decoded(response, what)
-
-        return call(self.budget, attempt, what=what)
-
-    def _request(self, method: str, path: str, params: Mapping[str, str] | None, body: Any) -> httpx.Response:
-        return http_request(self._http, method, path, params=params, body=body, context=self._context)
+        return self._api.send("GET", path, params=params, missing_ok=missing_ok)
 
     def _observe(self, response: httpx.Response) -> None:
         """Pause the budget before the platform would refuse: a window down to its last call waits for its reset."""
@@ -407,27 +370,26 @@ class LightspeedClient:
             log.info("rate_budget_paused", store=self.store.name, wait_s=wait)
             self.budget.pause(wait)
 
-    def _refusal(self, response: httpx.Response, what: str) -> Exception:
+    def _refusal(self, response: httpx.Response, method: str, path: str) -> Exception:
         """The error for a refusal; a 429 waits for `Retry-After`, else the exhausted window's reset."""
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if response.status_code == 429 and retry_after is None:
             retry_after = _spent_window_reset(response.headers, threshold=0)
             if retry_after is None and _triple(response.headers, "x-ratelimit-remaining"):
                 retry_after = PER_SECOND_WAIT_S
-        message = f"{what}: {_error_message(response)}"
+        message = f"{method} {path}: {_error_message(response)}"
         return classify_status(response.status_code, message, retry_after=retry_after, **self._context)
 
-    def _decoded(self, response: httpx.Response, what: str) -> Any:
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            answer = response.json()
-        except ValueError:
-            message = f"{what}: HTTP {response.status_code} with a body that is not JSON"
-            raise RetriableError(message, **self._context) from None
+    def _item_refusal(self, response: httpx.Response, method: str, path: str) -> Exception:
+        """A write's refusal: a 400 (a value this shop refuses, such as a status it does not have) concerns this one
+        item, so it is skippable rather than the store's problem."""
+        if response.status_code == 400:
+            return SkippableError(f"{method} {path}: {_error_message(response)}", **self._context)
+        return self._refusal(response, method, path)
+
+    def _hidden_error(self, answer: Any, response: httpx.Response, what: str) -> None:
         if isinstance(answer, Mapping) and isinstance(answer.get("error"), Mapping):  # the PHP client's rule
             raise RetriableError(f"{what}: {_error_message(response)}", **self._context)
-        return answer
 
 
 # --- helpers without state ------------------------------------------------------------------------------------------

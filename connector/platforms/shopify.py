@@ -41,7 +41,6 @@ mutations) can sustain at 100 points a second.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -62,7 +61,7 @@ from connector.platforms.shopify_transport import (
     obj,
 )
 from connector.platforms.shopify_writes import Plan, fulfilment_plan, nodes, pickup_orders, tracking_input
-from connector.platforms.signatures import check_base64_hmac
+from connector.platforms.signatures import check_base64_hmac, webhook_json
 from connector.runtime.config import StoreConfig
 from connector.runtime.errors import ConfigError, FatalError, RetriableError, SkippableError, WebhookRejected
 
@@ -111,7 +110,7 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
     event = headers.get("x-shopify-event-id") or headers.get("x-shopify-webhook-id")
     if not event:
         raise WebhookRejected(400, "missing X-Shopify-Event-Id (and X-Shopify-Webhook-Id) header")
-    payload = _json_object(body)
+    payload = webhook_json(body)
     key = f"shopify:{event}"
     if topic == "orders/edited":
         edit = payload.get("order_edit")
@@ -121,16 +120,6 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
     if topic == "orders/delete":
         return WebhookDelivery(key, topic, order_id, deleted=True)
     return WebhookDelivery(key, topic, order_id, payload=payload, updated_at=_utc(payload.get("updated_at")))
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise WebhookRejected(400, "webhook body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise WebhookRejected(400, "webhook body is not a JSON object")
-    return payload
 
 
 def _order_id(value: object) -> str:

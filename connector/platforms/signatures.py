@@ -1,4 +1,5 @@
-"""Webhook signature checks, each over the raw body with a constant-time compare (platforms.md section 6).
+"""Webhook signature checks, each over the raw body with a constant-time compare (platforms.md section 6), and
+the one parser of a verified webhook body.
 
     shopify      X-Shopify-Hmac-Sha256  = base64(HMAC-SHA256(client secret, body))
     woocommerce  X-WC-Webhook-Signature = base64(HMAC-SHA256(webhook secret, body))
@@ -7,6 +8,8 @@
     lightspeed   X-Signature = hex(md5(body + api secret))
 
 Every failure raises `WebhookRejected(401, reason)`; the reason never contains the secret or the signature.
+`webhook_json` refuses a body it cannot take (not UTF-8 JSON, not an object, nested deeper than `MAX_DEPTH`) with
+`WebhookRejected(400, reason)`: the sender sent it, so sending it again cannot help.
 """
 
 from __future__ import annotations
@@ -14,12 +17,42 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from connector.runtime.errors import WebhookRejected
 
 TOLERANCE_S = 300
+MAX_DEPTH = 64  # no platform's order payload nests near this; deeper is refused before anything walks it
+
+
+def webhook_json(body: bytes) -> dict[str, Any]:
+    """A webhook body as a JSON object, or `WebhookRejected(400)` saying why it is not one."""
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        raise WebhookRejected(400, f"the webhook body nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError:  # UnicodeDecodeError included
+        raise WebhookRejected(400, "the webhook body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise WebhookRejected(400, "the webhook body is not a JSON object")
+    if _depth_exceeds(payload, MAX_DEPTH):
+        raise WebhookRejected(400, f"the webhook body nests deeper than {MAX_DEPTH} levels")
+    return payload
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether containers nest more than `limit` levels (iterative: a deep value cannot exhaust the stack)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _require(headers: Mapping[str, str], name: str, secret: str) -> str:

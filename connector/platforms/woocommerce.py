@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -62,7 +61,7 @@ from connector.platforms.base import (
     classify_status,
     parse_retry_after,
 )
-from connector.platforms.signatures import check_base64_hmac
+from connector.platforms.signatures import check_base64_hmac, webhook_json
 from connector.runtime.config import StoreConfig
 from connector.runtime.errors import FatalError, RateLimited, RetriableError, SkippableError, WebhookRejected
 
@@ -142,12 +141,7 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
 
 
 def _payload(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise WebhookRejected(400, "webhook body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise WebhookRejected(400, "webhook body is not a JSON object")
+    payload = webhook_json(body)
     if "id" not in payload:
         code = payload.get("code", "")  # WordPress's error JSON: the order was deleted before delivery
         raise WebhookRejected(400, f"webhook body has no order id{f' (WordPress error {code})' if code else ''}")
