@@ -6,7 +6,16 @@ import sys
 
 import typer
 
-from connector.cli import daemon_cmds, export_cmds, orders_cmds, sandbox_cmds, status_cmds, stock_cmds, sync_cmds
+from connector.cli import (
+    daemon_cmds,
+    export_cmds,
+    orders_cmds,
+    print_cmds,
+    sandbox_cmds,
+    status_cmds,
+    stock_cmds,
+    sync_cmds,
+)
 from connector.cli.common import CliExit, fail
 from connector.runtime.errors import ConfigError
 
@@ -26,6 +35,7 @@ stock_cmds.register(app)
 orders_cmds.app.command("export")(export_cmds.export)
 app.add_typer(orders_cmds.app, name="orders")
 app.add_typer(orders_cmds.outbox_app, name="outbox")
+app.add_typer(print_cmds.app, name="print")
 
 
 def main() -> None:

@@ -250,6 +250,16 @@ class Order:
         return replace(self, **changes)
 
 
+def address_lines(address: dict[str, str] | None) -> tuple[str, ...]:
+    """A stored address (`Address.as_dict`) as the lines of a label; postcode and city share one."""
+    if not address:
+        return ()
+    city = " ".join(p for p in (address.get("postcode", ""), address.get("city", "")) if p)
+    parts = [address.get(k, "") for k in ("name", "company", "line1", "line2")]
+    parts += [city, address.get("region", ""), address.get("country", ""), address.get("phone", "")]
+    return tuple(p for p in parts if p)
+
+
 def expected_total(order: Order) -> Money:
     """What the parts add up to: subtotal + shipping + tax - discount.
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
 
-from connector.orders import export
+from connector.orders import export, paper
 from connector.orders.export import ExportFormat
 from connector.orders.fulfilment import ActionRefused, Tracking, Workflow
-from connector.orders.model import FulfilmentStatus, OrderKind, OrderStatus, order_json
+from connector.orders.model import FulfilmentStatus, OrderKind, OrderStatus, address_lines, order_json
+from connector.orders.paper import PageSize
 from connector.stock import ledger
 from connector.stock.order_effects import Stocker
 from connector.storage import inbox as inbox_store
@@ -28,6 +29,7 @@ from connector.storage.orders import find_order_row, iter_orders, list_orders, t
 from connector.storage.runtime import Runtime
 from connector.sync.outbox import retry as retry_outbox
 
+TO_PICK = (FulfilmentStatus.NEW.value, FulfilmentStatus.IN_PROGRESS.value)
 ACTIONS: dict[str, FulfilmentStatus] = {
     "start": FulfilmentStatus.IN_PROGRESS,
     "pack": FulfilmentStatus.PACKED,
@@ -87,6 +89,69 @@ class Service:
         with self.runtime.reads() as session:
             found = iter_orders(session, store=store, status=status, since=since)
             yield from export.write(fmt, (order_json(o) for o in found), **kwargs)
+
+    # --- paper --------------------------------------------------------------------------------------------------------
+    def picklist(self, location: str, *, size: PageSize = PageSize.A4, now: datetime | None = None) -> bytes:
+        """A PDF pick list of every fulfilment at `location` still to pick (new or in progress), oldest order first."""
+        self._check_location(location)
+        query = (
+            select(t.Fulfilment)
+            .join(t.Order)
+            .where(t.Fulfilment.location == location, t.Fulfilment.status.in_(TO_PICK))
+            .where(t.Order.status == OrderStatus.OPEN.value, t.Order.deleted.is_(False))
+            .order_by(t.Order.platform_created_at, t.Order.id, t.Fulfilment.id)
+        )
+        with self.runtime.reads() as session:
+            orders = [
+                paper.PickOrder(
+                    number=part.order.number,
+                    store=part.order.store.name,
+                    kind=part.order.kind,
+                    customer=part.order.customer_name,
+                    status=part.status,
+                    lines=_paper_lines(part),
+                )
+                for part in session.scalars(query)
+            ]
+        return paper.picklist_pdf(location, orders, generated_at=now or datetime.now(UTC), size=size)
+
+    def slips(self, ref: str, *, location: str | None = None, size: PageSize = PageSize.A4) -> bytes:
+        """A PDF packing slip per live fulfilment of the order (one page each), or only the one at `location`."""
+        if location is not None:
+            self._check_location(location)
+        with self.runtime.reads() as session:
+            row = self._row(session, ref)
+            live = [f for f in row.fulfilments if f.status != FulfilmentStatus.CANCELLED.value]
+            parts = [f for f in live if location is None or f.location == location]
+            if not parts:
+                where = f" at {location}" if location else ""
+                held = ", ".join(sorted({f.location for f in live})) or "none yet"
+                raise NotFound(f"order {row.number} has no fulfilment{where} (locations: {held})")
+            store = self.runtime.config.store(row.store.name)
+            address = row.shipping_address if row.kind != OrderKind.PICKUP.value else None
+            slips = [
+                paper.Slip(
+                    shop=store.shop_name or store.name,
+                    number=row.number,
+                    location=part.location,
+                    kind=row.kind,
+                    ordered_at=row.platform_created_at,
+                    customer=row.customer_name,
+                    email=row.customer_email,
+                    phone=row.customer_phone,
+                    address=address_lines(address),
+                    lines=_paper_lines(part),
+                    note=row.note,
+                    part=f"{live.index(part) + 1} of {len(live)}" if len(live) > 1 else "",
+                )
+                for part in parts
+            ]
+        return paper.slips_pdf(slips, size=size)
+
+    def _check_location(self, location: str) -> None:
+        names = [loc.name for loc in self.runtime.config.locations]
+        if location not in names:
+            raise ValueError(f"unknown location {location!r} (expected one of: {', '.join(names)})")
 
     def check_filters(self, *, store: str | None = None, status: str | None = None) -> None:
         """Refuse a store or status nobody has, naming the valid ones (ValueError)."""
@@ -212,6 +277,11 @@ class Service:
         if row is None:
             raise NotFound(f"no order {ref!r}")
         return row
+
+
+def _paper_lines(part: t.Fulfilment) -> tuple[paper.PaperLine, ...]:
+    names = {line.sku: line.name for line in part.order.lines}
+    return tuple(paper.PaperLine(fl.sku, names.get(fl.sku, ""), fl.quantity) for fl in part.lines if fl.quantity)
 
 
 def order_detail(session: Any, row: t.Order, *, raw: bool = False) -> dict[str, Any]:

@@ -163,6 +163,7 @@ class StoreConfig(_Strict):
     poll_interval: Duration = timedelta(seconds=60)
     allocation: str = "fewest_locations"
     currency: str = "EUR"
+    shop_name: str = ""  # the shop's name as customers know it (packing slips); default: the store's name
     api_version: str = "2024-07"
     reservation: ReservationConfig = Field(default_factory=ReservationConfig)
     writeback: WritebackConfig = Field(default_factory=WritebackConfig)

@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from connector.orders.export import ExportFormat
 from connector.orders.fulfilment import ActionRefused, Tracking
+from connector.orders.paper import PageSize
 from connector.orders.service import NotFound as OrderNotFound
 from connector.orders.service import Service
 from connector.stock import ledger
@@ -128,6 +129,32 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
+    @api.get(
+        "/print/picklist",
+        summary="A location's pick list (PDF): every fulfilment still to pick, by SKU and by order",
+        response_class=Response,
+        responses={200: {"content": {"application/pdf": {}}}, 422: {"description": "Unknown location"}},
+    )
+    async def print_picklist(location: str, size: PageSize = PageSize.A4) -> Response:
+        try:
+            pdf = await run_in_threadpool(service.picklist, location, size=size)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return _pdf(pdf, f"picklist-{location}.pdf")
+
+    @api.get(
+        "/orders/{ref}/slip",
+        summary="Packing slips (PDF): a page per fulfilment of the order, or only the named location's",
+        response_class=Response,
+        responses={200: {"content": {"application/pdf": {}}}, 404: {"description": "No such order or part"}},
+    )
+    async def print_slip(ref: str, location: str | None = None, size: PageSize = PageSize.A4) -> Response:
+        try:
+            pdf = await run(service.slips, ref, location=location, size=size)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return _pdf(pdf, f"slip-{ref}.pdf")
+
     @api.get("/orders/{ref}", summary="One order with its fulfilments and timeline")
     async def order(ref: str, raw: bool = False) -> dict[str, Any]:
         result: dict[str, Any] = await run(service.order, ref, raw=raw)
@@ -197,6 +224,12 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
         return {"queued": item_id}
 
     return api
+
+
+def _pdf(pdf: bytes, filename: str) -> Response:
+    safe = "".join(c for c in filename if c.isalnum() or c in "._-") or "document.pdf"
+    headers = {"Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store"}
+    return Response(pdf, media_type="application/pdf", headers=headers)
 
 
 def _action_route(service: Service, action: str, run: Any, actor: str) -> Any:

@@ -35,7 +35,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from connector.orders.fulfilment import ActionRefused, Tracking
-from connector.orders.model import PaymentStatus
+from connector.orders.model import PaymentStatus, address_lines
+from connector.orders.paper import PageSize
 from connector.orders.service import NotFound, Service
 from connector.storage.runtime import Runtime
 from connector.sync.status import store_status
@@ -91,6 +92,13 @@ def _static_files() -> dict[str, tuple[bytes, str]]:
         for path in STATIC.iterdir()
         if path.is_file()
     }
+
+
+def pdf_response(pdf: bytes, filename: str) -> Response:
+    """A PDF to save (the print buttons): an attachment, never cached (it holds customer data)."""
+    safe = "".join(c for c in filename if c.isalnum() or c in "._-") or "document.pdf"
+    headers = {**HEADERS, "Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store"}
+    return Response(pdf, media_type="application/pdf", headers=headers)
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -286,8 +294,26 @@ def _page_routes(router: APIRouter, dash: Dashboard) -> None:
             back=f"/orders/{data['id']}",
             settled=PaymentStatus(data["payment_status"]).settled,
             outstanding=max(Decimal(data["total"]) - paid, Decimal(0)),
-            address=readmodel.address_lines(data["shipping_address"]),
+            address=address_lines(data["shipping_address"]),
         )
+
+    @router.get("/print/picklist")
+    def print_picklist(
+        request: Request, session: Session = logged_in, location: str = "", size: PageSize = PageSize.A4
+    ) -> Response:
+        if location not in dash.locations:
+            return dash.page(request, "missing.html", session, status=404, what=f"location {location!r}")
+        return pdf_response(dash.service.picklist(location, size=size), f"picklist-{location}.pdf")
+
+    @router.get("/orders/{ref}/slip.pdf")
+    def print_slip(
+        request: Request, ref: str, session: Session = logged_in, location: str = "", size: PageSize = PageSize.A4
+    ) -> Response:
+        try:
+            pdf = dash.service.slips(ref, location=location or None, size=size)
+        except (NotFound, ValueError) as exc:
+            return dash.page(request, "missing.html", session, status=404, what=str(exc))
+        return pdf_response(pdf, f"slip-{ref}{'-' + location if location else ''}.pdf")
 
     @router.get("/dead")
     def dead(request: Request, session: Session = logged_in) -> Response:

@@ -19,12 +19,11 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connector.orders.model import FulfilmentStatus, OrderStatus, PaymentStatus
+from connector.orders.model import FulfilmentStatus, OrderStatus, PaymentStatus, address_lines
 from connector.storage import tables as t
 from connector.storage.types import OutboxStatus
 
 OPEN = (FulfilmentStatus.NEW.value, FulfilmentStatus.IN_PROGRESS.value, FulfilmentStatus.PACKED.value)
-_ADDRESS = ("name", "company", "line1", "line2", "postcode", "city", "region", "country", "phone")
 
 
 @dataclass(frozen=True)
@@ -114,16 +113,6 @@ def _row(f: t.Fulfilment) -> QueueRow:
         outstanding=max(order.total - paid, Decimal(0)),
         currency=order.currency,
     )
-
-
-def address_lines(address: dict[str, str] | None) -> tuple[str, ...]:
-    """A stored address as the lines of a label; postcode and city share one."""
-    if not address:
-        return ()
-    city = " ".join(p for p in (address.get("postcode", ""), address.get("city", "")) if p)
-    parts = [address.get(k, "") for k in ("name", "company", "line1", "line2")]
-    parts += [city, address.get("region", ""), address.get("country", ""), address.get("phone", "")]
-    return tuple(p for p in parts if p)
 
 
 def open_counts(session: Session) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """The dashboard in a real browser: headless Chromium, driven by Playwright, against the four sandboxes + daemon.
 
-A support engineer logs in, sees the stores, packs, assigns and ships a BigCommerce order from the fulfilment queue
-of its location, and finds the status written back to the platform on the order's timeline.
+A support engineer logs in, sees the stores, prints the location's pick list, packs, assigns and ships a BigCommerce
+order from the fulfilment queue of its location, finds the status written back to the platform on the order's
+timeline, and prints the order's packing slip.
 
 The browser is the system Chromium (Debian's `chromium` package; `scripts/check` installs it): Playwright never
 downloads one here. Without it this test fails, saying so: it is not skipped. Screenshots go to `tmp_path`, or
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from pypdf import PdfReader
 
 from connector.orders.model import Platform
 from tests.acceptance.harness import Stack, running_stack, wait_for
@@ -116,6 +118,16 @@ def timeline_once_written(page: Page) -> str | None:
     return text if WRITTEN in text else None
 
 
+def printed(page: Page, button: str, folder: Path) -> str:
+    """Click a print button; the download must be a PDF. Returns its text as pypdf reads it."""
+    with page.expect_download() as event:
+        page.get_by_role("link", name=button).click()
+    path = folder / event.value.suggested_filename
+    event.value.save_as(path)
+    assert path.read_bytes().startswith(b"%PDF-")
+    return "\n".join(p.extract_text() for p in PdfReader(path).pages)
+
+
 def test_support_packs_and_ships_an_order_from_the_queue_and_sees_the_write(
     tmp_path: Path, browser: Browser, shots: Path
 ) -> None:
@@ -137,6 +149,10 @@ def test_support_packs_and_ships_an_order_from_the_queue_and_sees_the_write(
         row = page.locator(f"#fulfilment-{fulfilment['id']}")
         expect(row).to_contain_text("Grace Hopper")
         expect(row).to_contain_text(SKU)
+        picklist = printed(page, "Print pick list", tmp_path)
+        assert f"Pick list - {location}" in picklist
+        assert SKU in picklist
+        assert order["number"] in picklist
         row.get_by_role("button", name="Mark packed").click()
         expect(page.get_by_role("status")).to_contain_text(f"Order {order['number']} at {location}: marked packed.")
         row.get_by_label("Assign to").fill("Ann")
@@ -159,4 +175,8 @@ def test_support_packs_and_ships_an_order_from_the_queue_and_sees_the_write(
         assert "queued set_status -> 10 (order)" in text
         assert text.index("queued set_status -> 10 (order)") < text.index(WRITTEN)
         page.screenshot(path=shots / "3-order-timeline.png", full_page=True)
+        slip = printed(page, "Print packing slips", tmp_path)
+        assert f"order {order['number']}" in slip
+        assert "Grace Hopper" in slip
+        assert SKU in slip
         assert stack.view(Platform.BIGCOMMERCE, order["external_id"])["order"]["status_id"] == 10

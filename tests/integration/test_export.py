@@ -168,9 +168,7 @@ def test_bad_filters_exit_2_naming_the_valid_values(config: Path, args: tuple[st
     assert result.stdout == ""
 
 
-def test_api_streams_the_same_export_and_needs_the_token(
-    config: Path, orders_json: dict[int, dict[str, Any]]
-) -> None:
+def test_api_streams_the_same_export_and_needs_the_token(config: Path, orders_json: dict[int, dict[str, Any]]) -> None:
     runtime = Runtime.open(load_config(config))
     try:
         with TestClient(create_app(runtime)) as client:
