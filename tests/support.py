@@ -1,4 +1,8 @@
-"""Helpers shared by the integration and acceptance tiers: config files, free ports, running the CLI."""
+"""Helpers shared by the test tiers: config files, free ports, running the CLI, waiting for a condition.
+
+Tests wait for what they expect to happen (`wait_until`), never for a fixed time, and never assert on how long
+something took: on a loaded machine every duration stretches. Timings belong in `bench/`.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,30 @@ import os
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+WAIT_S = 30.0  # how long `wait_until` waits by default: generous, it only bounds a test that is failing anyway
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], *, timeout: float = WAIT_S, every: float = 0.01, what: str) -> T:
+    """Call `predicate` until it returns something truthy, and return that; fail naming `what` after `timeout` s.
+
+    The timeout is a hang guard, not a measurement: a condition that holds returns as soon as it holds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"gave up after {timeout:g} s waiting for {what}; last saw {value!r}")
+        time.sleep(every)
 
 
 def free_port() -> int:
