@@ -482,13 +482,19 @@ def test_unreachable_store_and_bad_token_become_connector_errors(store: StoreCon
     assert "not-the-token" not in str(refused.value)
 
 
-def test_the_real_budget_runs_at_five_calls_a_second(store: StoreConfig, control: httpx.Client) -> None:
+def test_the_real_budget_runs_at_five_calls_a_second(
+    store: StoreConfig, clock: FakeClock, control: httpx.Client
+) -> None:
     control.post("/rate_limit", json={"mode": "off"})
     order_id = str(new_order(control)["id"])
-    with BigCommerceClient(store, bigcommerce.budget()) as client:
+    shipped = bigcommerce.budget()
+    assert (shipped.clock, shipped.sleep) == (time.monotonic, time.sleep)  # the process's clock, by default
+    shipped.clock, shipped.sleep = clock, clock.sleep  # measured on the fake clock: a loaded machine cannot skew it
+    with BigCommerceClient(store, shipped) as client:
         client.fetch_order(order_id)
-        start = time.monotonic()
+        start = clock.now
         for _ in range(10):
             client.fetch_order(order_id)
-        rate = 10 / (time.monotonic() - start)
-    assert 4.5 <= rate <= 5.1
+        rate = 10 / (clock.now - start)
+    assert rate == pytest.approx(5.0)
+    assert shipped.calls == 11

@@ -535,12 +535,16 @@ def test_unreachable_shop_and_bad_credentials_become_connector_errors(store: Sto
     assert "not-the-secret" not in str(refused.value)
 
 
-def test_the_real_budget_runs_at_one_call_a_second(store: StoreConfig, control: httpx.Client) -> None:
+def test_the_real_budget_runs_at_one_call_a_second(store: StoreConfig, clock: FakeClock, control: httpx.Client) -> None:
     control.post("/rate_limit", json={"mode": "off"})
-    with LightspeedClient(store, lightspeed.budget()) as client:
+    shipped = lightspeed.budget()
+    assert (shipped.clock, shipped.sleep) == (time.monotonic, time.sleep)  # the process's clock, by default
+    shipped.clock, shipped.sleep = clock, clock.sleep  # measured on the fake clock: a loaded machine cannot skew it
+    with LightspeedClient(store, shipped) as client:
         client.fetch_order("99999999")
-        start = time.monotonic()
+        start = clock.now
         for _ in range(3):
             client.fetch_order("99999999")  # unknown: one call each
-        rate = 3 / (time.monotonic() - start)
-    assert 0.9 <= rate <= 1.05
+        rate = 3 / (clock.now - start)
+    assert rate == pytest.approx(1.0)
+    assert shipped.calls == 4

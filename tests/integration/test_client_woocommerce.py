@@ -412,13 +412,22 @@ def test_a_deleted_order_arrives_as_a_deletion(
 # --- rate limits ------------------------------------------------------------------------------------------------
 def test_a_burst_is_spaced_at_the_budget_and_never_throttled(sandbox: WooCommerceSandbox) -> None:
     doc = control(sandbox, "POST", "/orders", PAID_DELIVERY)
-    client = WooCommerceClient(store_of(sandbox), budget())
+    shipped = budget()
+    assert (shipped.clock, shipped.sleep) == (time.monotonic, time.sleep)  # the process's clock, by default
+    slept: list[float] = []
+    now = [1000.0]  # the budget's clock moves only when it sleeps: a loaded machine cannot skew the spacing
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    shipped.clock, shipped.sleep = lambda: now[0], sleep
+    client = WooCommerceClient(store_of(sandbox), shipped)
     control(sandbox, "DELETE", "/requests")
-    started = time.monotonic()
     for _ in range(12):
         assert client.fetch_order(str(doc["id"])) is not None
-    rate = 11 / (time.monotonic() - started)
-    assert 5 < rate <= 10.5  # 10 calls/s: spaced, not throttled
+    assert slept == [pytest.approx(0.1)] * 11  # 10 calls/s: every call after the first waits its turn
+    assert len(api_requests(sandbox)) == 12
     assert control(sandbox, "GET", "/requests")["throttled"] == 0
 
 
