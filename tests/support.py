@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sandbox.core import Sandbox
+
 ADMIN_TOKEN = "test-admin-token-0123456789"
 WAIT_S = 30.0  # how long `wait_until` waits by default: generous, it only bounds a test that is failing anyway
 
@@ -35,6 +37,15 @@ def wait_until(predicate: Callable[[], T], *, timeout: float = WAIT_S, every: fl
         if time.monotonic() >= deadline:
             raise AssertionError(f"gave up after {timeout:g} s waiting for {what}; last saw {value!r}")
         time.sleep(every)
+
+
+def wait_delivered(sandbox: Sandbox, timeout: float = WAIT_S) -> None:
+    """Wait until `sandbox` has made every webhook attempt it has queued so far (retries included).
+
+    Receivers record a delivery before answering it, so afterwards they hold everything that will ever come for
+    the events so far: asserting that something did *not* arrive needs no sleep.
+    """
+    wait_until(sandbox.dispatcher.idle, timeout=timeout, what=f"the {sandbox.platform} sandbox's webhook deliveries")
 
 
 def free_port() -> int:
