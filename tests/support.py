@@ -20,6 +20,7 @@ from sandbox.core import Sandbox
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 WAIT_S = 30.0  # how long `wait_until` waits by default: generous, it only bounds a test that is failing anyway
+SEED_TIMEOUT_S = 300.0  # an HTTP hang guard for seeding 10,000 orders, which takes a minute on a loaded machine
 
 T = TypeVar("T")
 

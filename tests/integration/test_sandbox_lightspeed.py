@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from sandbox.lightspeed import LightspeedSandbox
 from sandbox.runner import serve
-from tests.support import WAIT_S, wait_delivered
+from tests.support import SEED_TIMEOUT_S, WAIT_S, wait_delivered
 
 # JSON kinds: n number, s string, b bool, o object, a array, z null (any value accepted).
 ORDER_SHAPE = """
@@ -433,7 +433,8 @@ def test_dates_carry_the_amsterdam_offset(sandbox: LightspeedSandbox, api: httpx
 def test_ten_thousand_orders_seed_and_page_by_since_id(
     sandbox: LightspeedSandbox, api: httpx.Client, control: httpx.Client, clock: FakeClock
 ) -> None:
-    assert control.post("seed", json={"seed": 3, "orders": 10_000}).json()["orders"] == 10_000
+    seeded = control.post("seed", json={"seed": 3, "orders": 10_000}, timeout=SEED_TIMEOUT_S)
+    assert seeded.json()["orders"] == 10_000
     ids, since, calls = [], 0, 0
     while True:
         clock.now += 1  # a steady reader, under 20 requests a second

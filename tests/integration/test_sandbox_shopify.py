@@ -38,7 +38,7 @@ from connector.runtime.config import StoreConfig
 from sandbox.runner import serve
 from sandbox.shopify import ShopifySandbox
 from sandbox.shopify.graphql_api import schema as versioned_schema
-from tests.support import WAIT_S, wait_delivered
+from tests.support import SEED_TIMEOUT_S, WAIT_S, wait_delivered
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "shopify"
 TRIMMED = Path(__file__).resolve().parents[2] / "sandbox" / "shopify" / "schema.graphql"
@@ -621,7 +621,8 @@ def test_history_seeds_ten_thousand_orders_and_fires_no_webhooks(
     api: httpx.Client, sandbox: ShopifySandbox, receiver: Receiver
 ) -> None:
     sandbox.subscribe_defaults(receiver.url)
-    assert api.post("/_sandbox/seed", json={"seed": 1, "orders": 10_000}).json()["orders"] == 10_000
+    seeded = api.post("/_sandbox/seed", json={"seed": 1, "orders": 10_000}, timeout=SEED_TIMEOUT_S)
+    assert seeded.json()["orders"] == 10_000
     assert api.get(f"{API}/orders/count.json", params={"status": "any"}).json() == {"count": 10_000}
     last = api.get(f"{API}/orders.json", params={"status": "any", "limit": 250, "since_id": 0}).json()["orders"]
     assert len(last) == 250
