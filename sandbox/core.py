@@ -99,6 +99,7 @@ class WebhookDispatcher:
         self._seq = itertools.count()
         self._cv = threading.Condition()
         self._held: _Pending | None = None
+        self._delivering = 0  # popped from the heap, not yet delivered (nor queued again for a retry)
         self._stop = False
         self._client = httpx.Client(timeout=sandbox.webhook_timeout)
         self._thread = threading.Thread(target=self._run, name=f"{sandbox.platform}-webhooks", daemon=True)
@@ -143,13 +144,15 @@ class WebhookDispatcher:
                 self._cv.notify_all()
 
     def idle(self) -> bool:
+        """Nothing queued, held back or being delivered: every event so far has had its last attempt."""
         with self._cv:
-            return not self._heap and self._held is None
+            return not self._heap and self._held is None and not self._delivering
 
     def _next(self) -> _Pending | None:
         with self._cv:
             while not self._stop:
                 if self._heap and self._heap[0].due <= time.monotonic():
+                    self._delivering += 1
                     return heapq.heappop(self._heap)
                 timeout = (self._heap[0].due - time.monotonic()) if self._heap else None
                 self._cv.wait(timeout=timeout)
@@ -157,7 +160,11 @@ class WebhookDispatcher:
 
     def _run(self) -> None:
         while (item := self._next()) is not None:
-            self._deliver(item)
+            try:
+                self._deliver(item)
+            finally:
+                with self._cv:
+                    self._delivering -= 1
 
     def _deliver(self, item: _Pending) -> None:
         sub = item.subscription

@@ -10,6 +10,10 @@ so reruns and concurrent runs never see each other's tables.
     postgres_engine                            PostgreSQL migrated to head
     db_engine                                  migrated to head, once per backend
     session                                    a Session on `engine`, closed afterwards
+
+Hypothesis runs under the `connector` profile unless `HYPOTHESIS_PROFILE` names another: no per-example deadline
+and no `too_slow` health check, the two checks that measure wall-clock time and so fail on a loaded machine
+(example counts stay Hypothesis's defaults or what each test sets).
 """
 
 from __future__ import annotations
@@ -20,12 +24,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from connector.storage.db import make_engine, session_factory, upgrade
 
 POSTGRES_ENV = "CONNECTOR_TEST_DATABASE_URL"
+
+settings.register_profile("connector", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "connector"))
 
 
 @pytest.fixture

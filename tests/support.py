@@ -1,4 +1,8 @@
-"""Helpers shared by the integration and acceptance tiers: config files, free ports, running the CLI."""
+"""Helpers shared by the test tiers: config files, free ports, running the CLI, waiting for a condition.
+
+Tests wait for what they expect to happen (`wait_until`), never for a fixed time, and never assert on how long
+something took: on a loaded machine every duration stretches. Timings belong in `bench/`.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,42 @@ import os
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from sandbox.core import Sandbox
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+WAIT_S = 30.0  # how long `wait_until` waits by default: generous, it only bounds a test that is failing anyway
+SEED_TIMEOUT_S = 300.0  # an HTTP hang guard for seeding 10,000 orders, which takes a minute on a loaded machine
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], *, timeout: float = WAIT_S, every: float = 0.01, what: str) -> T:
+    """Call `predicate` until it returns something truthy, and return that; fail naming `what` after `timeout` s.
+
+    The timeout is a hang guard, not a measurement: a condition that holds returns as soon as it holds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"gave up after {timeout:g} s waiting for {what}; last saw {value!r}")
+        time.sleep(every)
+
+
+def wait_delivered(sandbox: Sandbox, timeout: float = WAIT_S) -> None:
+    """Wait until `sandbox` has made every webhook attempt it has queued so far (retries included).
+
+    Receivers record a delivery before answering it, so afterwards they hold everything that will ever come for
+    the events so far: asserting that something did *not* arrive needs no sleep.
+    """
+    wait_until(sandbox.dispatcher.idle, timeout=timeout, what=f"the {sandbox.platform} sandbox's webhook deliveries")
 
 
 def free_port() -> int:

@@ -72,6 +72,23 @@ class Stack:
     def poll_now(self, platform: Platform) -> None:
         self.daemon.syncs[self.store(platform)].poll()
 
+    def settle(self, platform: Platform) -> None:
+        """Wait until the platform has made every webhook attempt queued so far and the connector has ingested
+        every delivery it kept: asserting that nothing (more) changed needs no sleep afterwards."""
+
+        def settled() -> bool:
+            if not self.boxes[platform].dispatcher.idle():
+                return False
+            inbox = self.http.get(
+                f"{self.url}/api/inbox",
+                params={"store": self.store(platform), "limit": 1000},
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            )
+            inbox.raise_for_status()
+            return not [i for i in inbox.json() if i["status"] in {"pending", "processing"}]
+
+        wait_for(settled, timeout=60, what=f"{platform.value} webhooks delivered and ingested")
+
 
 def wait_for(check: Callable[[], T | None], timeout: float = 30, every: float = 0.1, what: str = "") -> T:
     deadline = time.monotonic() + timeout

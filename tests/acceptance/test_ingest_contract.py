@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from connector.orders.model import Platform
 from connector.storage import tables as t
 from tests.acceptance.harness import Stack, running_stack, wait_for
+from tests.support import wait_delivered
 
 PLATFORMS = list(Platform)
 
@@ -103,7 +104,7 @@ def test_with_webhooks_dropped_orders_arrive_by_polling(stack: Stack, platform: 
             platform, {"lines": [{"sku": "SKU-0004", "quantity": 1}], "kind": "delivery", "paid": True}
         )
         ext = external_id(platform, created)
-        time.sleep(0.5)
+        stack.settle(platform)
         assert stored(stack, platform, ext) is None
         stack.poll_now(platform)
         row = stored(stack, platform, ext)
@@ -133,7 +134,7 @@ def test_duplicated_and_reordered_deliveries_leave_the_newest_state_once(stack: 
         timeout=30,
         what="newest version stored",
     )
-    time.sleep(1.0)  # let the remaining duplicates arrive
+    stack.settle(platform)  # the remaining duplicates arrived and were ingested
     row = stored(stack, platform, ext)
     assert row is not None
     assert row.total == newest
@@ -177,7 +178,7 @@ def test_a_delivery_24_hours_late_changes_nothing(stack: Stack, platform: Platfo
         )
         ext = external_id(platform, created)
         wait_for(lambda: _Capture.seen, what="captured first delivery")
-        time.sleep(0.3)
+        wait_delivered(box)
         first = list(_Capture.seen)
         time.sleep(1.1)
         stack.change_order(platform, ext, {"lines": [{"sku": "SKU-0006", "quantity": 4}]})
@@ -196,7 +197,7 @@ def test_a_delivery_24_hours_late_changes_nothing(stack: Stack, platform: Platfo
             resigned = box.webhook_headers(target, topic, body, event_id, 3)
             answer = httpx.post(target.address, content=body, headers=resigned, timeout=10)
             assert answer.status_code == 200, answer.text
-        time.sleep(1.5)
+        stack.settle(platform)  # the late events are kept (answered 200) and now ingested
         row = stored(stack, platform, ext)
         assert row is not None
         assert row.total == newest_total

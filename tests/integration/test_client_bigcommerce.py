@@ -31,6 +31,7 @@ from connector.runtime.config import StoreConfig
 from connector.runtime.errors import FatalError, RetriableError, WebhookRejected
 from sandbox.bigcommerce import BigCommerceSandbox
 from sandbox.runner import serve
+from tests.support import wait_delivered, wait_until
 
 CTX = MappingContext(store="bc", locations={"1": "amsterdam", "2": "utrecht", "3": "rotterdam"})
 
@@ -53,7 +54,8 @@ class FakeClock:
 class Receiver:
     """A webhook destination on 127.0.0.1 that keeps every delivery and answers 200."""
 
-    def __init__(self) -> None:
+    def __init__(self, sandbox: BigCommerceSandbox) -> None:
+        self.sandbox = sandbox
         self.calls: list[tuple[dict[str, str], bytes]] = []
         calls = self.calls
 
@@ -72,11 +74,9 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/bc"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[dict[str, str], bytes]]:
-        deadline = time.monotonic() + timeout
-        while len(self.calls) < count and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.05)  # anything beyond `count` arrives too
+    def wait_for(self, count: int) -> list[tuple[dict[str, str], bytes]]:
+        wait_until(lambda: len(self.calls) >= count, what=f"{count} webhook deliveries")
+        wait_delivered(self.sandbox)  # anything beyond `count` arrives too
         return list(self.calls)
 
 
@@ -127,8 +127,8 @@ def control(sandbox: BigCommerceSandbox) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
+def receiver(sandbox: BigCommerceSandbox) -> Iterator[Receiver]:
+    rec = Receiver(sandbox)
     rec.thread.start()
     yield rec
     rec.server.shutdown()
@@ -482,13 +482,19 @@ def test_unreachable_store_and_bad_token_become_connector_errors(store: StoreCon
     assert "not-the-token" not in str(refused.value)
 
 
-def test_the_real_budget_runs_at_five_calls_a_second(store: StoreConfig, control: httpx.Client) -> None:
+def test_the_real_budget_runs_at_five_calls_a_second(
+    store: StoreConfig, clock: FakeClock, control: httpx.Client
+) -> None:
     control.post("/rate_limit", json={"mode": "off"})
     order_id = str(new_order(control)["id"])
-    with BigCommerceClient(store, bigcommerce.budget()) as client:
+    shipped = bigcommerce.budget()
+    assert (shipped.clock, shipped.sleep) == (time.monotonic, time.sleep)  # the process's clock, by default
+    shipped.clock, shipped.sleep = clock, clock.sleep  # measured on the fake clock: a loaded machine cannot skew it
+    with BigCommerceClient(store, shipped) as client:
         client.fetch_order(order_id)
-        start = time.monotonic()
+        start = clock.now
         for _ in range(10):
             client.fetch_order(order_id)
-        rate = 10 / (time.monotonic() - start)
-    assert 4.5 <= rate <= 5.1
+        rate = 10 / (clock.now - start)
+    assert rate == pytest.approx(5.0)
+    assert shipped.calls == 11

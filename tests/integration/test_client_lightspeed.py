@@ -30,6 +30,7 @@ from connector.runtime.config import StoreConfig
 from connector.runtime.errors import FatalError, RetriableError, SkippableError, WebhookRejected
 from sandbox.lightspeed import LightspeedSandbox
 from sandbox.runner import serve
+from tests.support import wait_delivered, wait_until
 
 PICKUP_IDS = {"core|61002|320001": "amsterdam", "core|61002|320002": "utrecht", "core|61002|320003": "rotterdam"}
 CTX = MappingContext(store="ls", locations=PICKUP_IDS)
@@ -57,7 +58,8 @@ class Receiver:
     Like the connector's own endpoint, it passes the address's `topic` query parameter on as `x-connector-topic`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, sandbox: LightspeedSandbox) -> None:
+        self.sandbox = sandbox
         self.calls: list[Delivery] = []
         calls = self.calls
 
@@ -80,11 +82,9 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/ls"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[Delivery]:
-        deadline = time.monotonic() + timeout
-        while len(self.calls) < count and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.05)  # anything beyond `count` arrives too
+    def wait_for(self, count: int) -> list[Delivery]:
+        wait_until(lambda: len(self.calls) >= count, what=f"{count} webhook deliveries")
+        wait_delivered(self.sandbox)  # anything beyond `count` arrives too
         return list(self.calls)
 
 
@@ -138,8 +138,8 @@ def control(sandbox: LightspeedSandbox) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
+def receiver(sandbox: LightspeedSandbox) -> Iterator[Receiver]:
+    rec = Receiver(sandbox)
     rec.thread.start()
     yield rec
     rec.server.shutdown()
@@ -535,12 +535,16 @@ def test_unreachable_shop_and_bad_credentials_become_connector_errors(store: Sto
     assert "not-the-secret" not in str(refused.value)
 
 
-def test_the_real_budget_runs_at_one_call_a_second(store: StoreConfig, control: httpx.Client) -> None:
+def test_the_real_budget_runs_at_one_call_a_second(store: StoreConfig, clock: FakeClock, control: httpx.Client) -> None:
     control.post("/rate_limit", json={"mode": "off"})
-    with LightspeedClient(store, lightspeed.budget()) as client:
+    shipped = lightspeed.budget()
+    assert (shipped.clock, shipped.sleep) == (time.monotonic, time.sleep)  # the process's clock, by default
+    shipped.clock, shipped.sleep = clock, clock.sleep  # measured on the fake clock: a loaded machine cannot skew it
+    with LightspeedClient(store, shipped) as client:
         client.fetch_order("99999999")
-        start = time.monotonic()
+        start = clock.now
         for _ in range(3):
             client.fetch_order("99999999")  # unknown: one call each
-        rate = 3 / (time.monotonic() - start)
-    assert 0.9 <= rate <= 1.05
+        rate = 3 / (clock.now - start)
+    assert rate == pytest.approx(1.0)
+    assert shipped.calls == 4

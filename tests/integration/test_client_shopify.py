@@ -34,6 +34,7 @@ from connector.runtime.config import StoreConfig
 from connector.runtime.errors import FatalError, RetriableError, SkippableError, WebhookRejected
 from sandbox.runner import serve
 from sandbox.shopify import ShopifySandbox
+from tests.support import WAIT_S
 
 PAID_DELIVERY = {"lines": [{"sku": "SKU-0001", "quantity": 2}, {"sku": "SKU-0002", "quantity": 1}], "paid": True}
 UNPAID_PICKUP = {"lines": [{"sku": "SKU-0003", "quantity": 1}], "kind": "pickup", "pickup_location": "utrecht"}
@@ -131,7 +132,7 @@ class Receiver:
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/shop-test"
 
-    def wait(self, topic: str, count: int = 1, timeout: float = 5.0) -> list[Delivery]:
+    def wait(self, topic: str, count: int = 1, timeout: float = WAIT_S) -> list[Delivery]:
         def found() -> list[Delivery]:
             return [r for r in self.records if r.headers.get("x-shopify-topic") == topic]
 

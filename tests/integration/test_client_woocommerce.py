@@ -38,6 +38,7 @@ from connector.runtime.config import StoreConfig
 from connector.runtime.errors import FatalError, RetriableError, SkippableError, WebhookRejected
 from sandbox.runner import serve
 from sandbox.woocommerce import WooCommerceSandbox
+from tests.support import WAIT_S
 
 PAID_DELIVERY = {"lines": [{"sku": "SKU-0001", "quantity": 2}, {"sku": "SKU-0002", "quantity": 1}], "paid": True}
 UNPAID_PICKUP = {"lines": [{"sku": "SKU-0003", "quantity": 1}], "kind": "pickup", "pickup_location": "utrecht"}
@@ -117,7 +118,7 @@ class Receiver:
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/woo-test"
 
-    def wait(self, topic: str, count: int = 1, timeout: float = 5.0) -> list[Delivery]:
+    def wait(self, topic: str, count: int = 1, timeout: float = WAIT_S) -> list[Delivery]:
         def found() -> list[Delivery]:
             return [r for r in self.records if r.headers.get("x-wc-webhook-topic") == topic]
 
@@ -412,13 +413,22 @@ def test_a_deleted_order_arrives_as_a_deletion(
 # --- rate limits ------------------------------------------------------------------------------------------------
 def test_a_burst_is_spaced_at_the_budget_and_never_throttled(sandbox: WooCommerceSandbox) -> None:
     doc = control(sandbox, "POST", "/orders", PAID_DELIVERY)
-    client = WooCommerceClient(store_of(sandbox), budget())
+    shipped = budget()
+    assert (shipped.clock, shipped.sleep) == (time.monotonic, time.sleep)  # the process's clock, by default
+    slept: list[float] = []
+    now = [1000.0]  # the budget's clock moves only when it sleeps: a loaded machine cannot skew the spacing
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    shipped.clock, shipped.sleep = lambda: now[0], sleep
+    client = WooCommerceClient(store_of(sandbox), shipped)
     control(sandbox, "DELETE", "/requests")
-    started = time.monotonic()
     for _ in range(12):
         assert client.fetch_order(str(doc["id"])) is not None
-    rate = 11 / (time.monotonic() - started)
-    assert 5 < rate <= 10.5  # 10 calls/s: spaced, not throttled
+    assert slept == [pytest.approx(0.1)] * 11  # 10 calls/s: every call after the first waits its turn
+    assert len(api_requests(sandbox)) == 12
     assert control(sandbox, "GET", "/requests")["throttled"] == 0
 
 

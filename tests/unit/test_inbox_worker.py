@@ -14,8 +14,7 @@ import hashlib
 import hmac
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from connector.storage.runtime import Runtime
 from connector.storage.types import InboxStatus
 from connector.sync.store_sync import WEBHOOK_CHUNK, PollResult, StoreSync, process_inbox
 from connector.sync.webhooks import DeliveryWriter, Receipt, check
+from tests.support import wait_until
 
 SECRET = "inbox-worker-secret"
 
@@ -152,7 +152,7 @@ def test_the_delivery_writer_answers_every_request_with_its_own_row(runtime: Run
         body = order_body(3000 + n % 40, f"2026-05-01T10:00:{n % 40:02d}")
         checked = check(Metrics(), store, runtime.store_ids["woo"], signed(body), body)
         assert not isinstance(checked, Receipt), checked
-        return writer.submit(checked).result(timeout=10)
+        return writer.submit(checked).result(timeout=60)
 
     try:
         with ThreadPoolExecutor(16) as pool:
@@ -181,15 +181,8 @@ def test_a_refused_delivery_is_answered_without_touching_the_inbox(runtime: Runt
         assert session.scalars(select(t.InboxItem.id)).all() == []
 
 
-def until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.005)
-
-
 def test_the_urgent_writer_goes_before_threads_that_waited_longer(tmp_path: Path) -> None:
-    lock = _WriterLock(timeout=10)
+    lock = _WriterLock(timeout=60)
     engine = create_engine(f"sqlite:///{tmp_path / 'lock.db'}")
     order: list[str] = []
     holder = engine.connect()
@@ -207,14 +200,14 @@ def test_the_urgent_writer_goes_before_threads_that_waited_longer(tmp_path: Path
     background = [threading.Thread(target=transaction, args=(f"job{n}", False)) for n in range(3)]
     for thread in background:
         thread.start()
-    until(lambda: len(lock._free._waiters) == 3)  # type: ignore[attr-defined]  # the jobs queue up first
+    wait_until(lambda: len(lock._free._waiters) == 3, what="three jobs queued")  # type: ignore[attr-defined]
     receipt = threading.Thread(target=transaction, args=("receipt", True))
     receipt.start()
-    until(lambda: lock._urgent_waiting == 1)
+    wait_until(lambda: lock._urgent_waiting == 1, what="the receipt queued as urgent")
     holder.exec_driver_sql("COMMIT")
     lock.end(holder)
     for thread in [*background, receipt]:
-        thread.join(timeout=10)
+        thread.join(timeout=60)
     holder.close()
     engine.dispose()
     assert order[0] == "receipt"

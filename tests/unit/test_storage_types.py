@@ -27,7 +27,9 @@ _values = Table(
 )
 
 # Fixtures below are created once per test and shared by all of Hypothesis' examples, which is what we want.
-_shared_fixture = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+_shared_fixture = settings(
+    suppress_health_check=[*settings().suppress_health_check, HealthCheck.function_scoped_fixture]
+)
 
 amounts = st.integers(min_value=0, max_value=10).flatmap(
     lambda places: st.decimals(
