@@ -53,7 +53,7 @@ poll_interval = "1h"
 
 
 def delivery(n: int) -> tuple[bytes, dict[str, str]]:
-    sample = json.loads((ROOT.parent / "shared/samples/woocommerce/orders--retrieve-an-order.json").read_text())
+    sample = json.loads((ROOT / "tests/fixtures/woocommerce/orders--retrieve-an-order.json").read_text())
     sample["id"] = 100000 + n
     sample["date_modified_gmt"] = f"2026-05-01T10:{n // 3600 % 60:02d}:{n % 60:02d}"
     body = json.dumps(sample).encode()

@@ -2,7 +2,7 @@
 variants and inventory levels, rendered from the state in `shopify_orders`.
 
 Field names, types and formats follow Shopify's published fixtures (`Shopify/shopify_python_api` `test/fixtures/`,
-kept in `shared/samples/shopify/`) plus the fields newer API versions add (`admin_graphql_api_id`, the `*_set`
+kept in `tests/fixtures/shopify/`) plus the fields newer API versions add (`admin_graphql_api_id`, the `*_set`
 money bags, `current_*` totals, `processed_at`). Money is decimal strings, timestamps carry the shop's offset.
 """
 

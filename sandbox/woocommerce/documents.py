@@ -1,12 +1,12 @@
 """WooCommerce's native JSON documents for the sandbox: orders, products, variations, order notes, webhooks.
 
-Shapes follow the REST v3 samples in `shared/samples/woocommerce/` plus the fields current WooCommerce adds to
-them (`currency_symbol`, `payment_url`, `is_editable`, `needs_payment`, `needs_processing`, `shipping.phone`,
-line `image` / `parent_name`, `tax_lines[].rate_percent`, `shipping_lines[].instance_id`, display keys on line
-meta). Money follows WooCommerce's own convention with `prices_include_tax: false`: a line's `total` is before
-tax, its tax is rounded per line, shipping tax keeps its unrounded value in `taxes[]` and is rounded in
-`total_tax`, and `total = Σ line totals + shipping_total + cart_tax + shipping_tax`. Dates come in pairs: site
-local time without offset (the site runs on Europe/Amsterdam) and `*_gmt`.
+Shapes follow the REST v3 samples of WooCommerce's API docs (kept in `tests/fixtures/woocommerce/`) plus the fields
+current WooCommerce adds to them (`currency_symbol`, `payment_url`, `is_editable`, `needs_payment`,
+`needs_processing`, `shipping.phone`, line `image` / `parent_name`, `tax_lines[].rate_percent`,
+`shipping_lines[].instance_id`, display keys on line meta). Money follows WooCommerce's own convention with
+`prices_include_tax: false`: a line's `total` is before tax, its tax is rounded per line, shipping tax keeps its
+unrounded value in `taxes[]` and is rounded in `total_tax`, and `total = Σ line totals + shipping_total + cart_tax +
+shipping_tax`. Dates come in pairs: site local time without offset (the site runs on Europe/Amsterdam) and `*_gmt`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The BigCommerce sandbox over real HTTP: auth, rate limits, order documents checked against BigCommerce's own
-OpenAPI examples, filters and pagination, shipments, inventory, the hooks API, and signed webhooks with retries.
+OpenAPI examples (kept in `tests/fixtures/bigcommerce`), filters and pagination, shipments, inventory, the hooks
+API, and signed webhooks with retries.
 
 Webhook signatures are checked with a verifier written here from the Standard Webhooks algorithm (platforms.md §6),
 not with the sandbox's signing code; webhooks are received by a small `http.server` on a thread.
@@ -19,20 +20,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime, parsedate_to_datetime
-from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
+from samples import load_json
 
 from sandbox.bigcommerce import BigCommerceSandbox
 from sandbox.runner import serve
 from tests.support import WAIT_S, wait_delivered
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "bigcommerce"
 MONEY = re.compile(r"^-?\d+\.\d{4}$")
 RFC2822 = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} \+0000$")
 RETRY_SCHEDULE = (60, 180, 300, 600, 900, 1800, 3600, 7200, 21600, 50400, 86400)
@@ -92,21 +90,13 @@ def standard_webhooks_ok(raw: bytes, headers: dict[str, str], client_secret: str
     return fresh and any(hmac.compare_digest(sig, expected) for sig in offered)
 
 
-@cache
-def orders_spec() -> dict[str, Any]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with (SAMPLES / "orders.v2.oas2.yml").open() as handle:
-        spec: dict[str, Any] = yaml.load(handle, Loader=loader)  # noqa: S506 (a safe loader)
-    return spec
-
-
-def example(response: str, name: str | None = None) -> Any:
-    examples = orders_spec()["components"]["responses"][response]["content"]["application/json"]["examples"]
-    return examples[name or next(iter(examples))]["value"]
+def example(name: str) -> Any:
+    """One of the Orders V2 spec's response examples, kept as a fixture (tests/fixtures/README.md says which)."""
+    return load_json("bigcommerce", name)
 
 
 def webhook_sample(scope: str) -> dict[str, Any]:
-    sample: dict[str, Any] = json.loads((SAMPLES / "webhooks" / f"{scope.replace('/', '_')}.json").read_text())
+    sample: dict[str, Any] = load_json("bigcommerce", "webhooks", f"{scope.replace('/', '_')}.json")
     return sample
 
 
@@ -279,22 +269,22 @@ def test_injected_errors_use_the_platform_error_bodies(api: httpx.Client, contro
 def test_order_documents_have_the_shape_of_the_spec_examples(api: httpx.Client, control: httpx.Client) -> None:
     order_id = new_order(control)["id"]
     order = api.get(f"/v2/orders/{order_id}").json()
-    single = {k: v for k, v in example("order_Resp", "Response").items() if k != "fees"}  # fees: only on include
-    assert_shape(order, [*example("orderCollection_Resp"), single], "order")
+    single = {k: v for k, v in example("order.json").items() if k != "fees"}  # fees: only on include
+    assert_shape(order, [*example("orders.json"), single], "order")
     assert_money_and_dates(order, ORDER_MONEY, ("date_created", "date_modified"))
     assert (order["status_id"], order["status"], order["payment_status"]) == (11, "Awaiting Fulfillment", "captured")
     assert order["products"]["url"].endswith(order["products"]["resource"])
     assert order["is_deleted"] is False
     products = api.get(order["products"]["url"]).json()
-    assert_shape(products[0], example("orderProductsCollection_Resp"), "product")
+    assert_shape(products[0], example("order_products.json"), "product")
     assert_money_and_dates(products[0], ("base_price", "price_ex_tax", "price_inc_tax", "total_inc_tax"), ())
     assert {p["order_pickup_method_id"] for p in products} == {0}
     addresses = api.get(order["shipping_addresses"]["url"]).json()
-    assert_shape(addresses[0], example("orderShippingAddressCollection_Resp"), "address")
+    assert_shape(addresses[0], example("order_shipping_addresses.json"), "address")
     assert {p["order_address_id"] for p in products} == {addresses[0]["id"]}
     statuses = api.get("/v2/order_statuses").json()
-    assert_shape(statuses, [example("orderStatusCollection_Resp")], "statuses")
-    published = {s["id"]: (s["name"], s["order"]) for s in example("orderStatusCollection_Resp")}
+    assert_shape(statuses, [example("order_statuses.json")], "statuses")
+    published = {s["id"]: (s["name"], s["order"]) for s in example("order_statuses.json")}
     assert {s["id"]: (s["name"], s["order"]) for s in statuses} == published
     assert api.get(f"/v2/orders/{order_id}", params={"include": "fees"}).json()["fees"] == []
 
@@ -338,8 +328,7 @@ def test_unpaid_orders_await_payment_and_pickup_orders_carry_a_pickup_consignmen
 
 
 def example_consignment() -> dict[str, Any]:
-    schema = orders_spec()["components"]["schemas"]["orderConsignment_Get"]
-    pickup: dict[str, Any] = schema["x-examples"]["order with pickup consignments"]["pickups"][0]
+    pickup: dict[str, Any] = example("order_consignments--pickup.json")["pickups"][0]
     return pickup
 
 
@@ -496,7 +485,7 @@ def test_shipments_move_the_order_to_partially_shipped_then_shipped(
     first["items"] = [{"order_product_id": products[0]["id"], "quantity": 2}]
     shipment = api.post(f"/v2/orders/{order_id}/shipments", json=first)
     assert shipment.status_code == 201, shipment.text
-    assert_shape(shipment.json(), example("orderShipmentCollection_Resp"), "shipment")
+    assert_shape(shipment.json(), example("order_shipments.json"), "shipment")
     assert shipment.json()["generated_tracking_link"].endswith("1Z999")
     assert api.get(f"/v2/orders/{order_id}").json()["status_id"] == 3
     second = {"order_address_id": address_id, "tracking_carrier": "postnl-3s", "tracking_number": "3SABC"}

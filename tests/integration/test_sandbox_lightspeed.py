@@ -1,9 +1,10 @@
 """The Lightspeed eCom sandbox over real HTTP: auth, envelopes, payload shapes, paging, rate limits, webhooks, writes.
 
-No official Lightspeed sample exists (`shared/samples` has no `lightspeed/` folder), so the expected shapes below are
-transcribed from the closest realistic payload, Pipedream's order webhook test event
-(`PipedreamHQ/pipedream` `components/lightspeed_ecom_c_series/sources/order-updated/test-event.mjs`, the same body
-as `new-order-created` and `order-shipped`): field names and JSON types, never our own output. Webhook signatures are
+No official Lightspeed sample exists, so the expected shapes below are transcribed from the closest realistic
+payload, Pipedream's order webhook test event (`PipedreamHQ/pipedream`
+`components/lightspeed_ecom_c_series/sources/order-updated/test-event.mjs`, the same body as `new-order-created`
+and `order-shipped`; kept in `tests/fixtures/lightspeed/order-updated.json`, which the shapes are checked against):
+field names and JSON types, never our own output. Webhook signatures are
 checked with an independent implementation of the community-documented rule (platforms.md §6): hex md5(raw body +
 API secret).
 """
@@ -28,6 +29,7 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from samples import load_json
 
 from sandbox.lightspeed import LightspeedSandbox
 from sandbox.runner import serve
@@ -103,6 +105,20 @@ def assert_shape(value: dict[str, Any], spec: str, where: str) -> None:
         kinds = KINDS[kind] + (KINDS[ALSO_ALLOWED[key]] if key in ALSO_ALLOWED else ())
         ok = isinstance(value[key], kinds) and not (kind == "n" and isinstance(value[key], bool))
         assert ok, f"{where}.{key}: {value[key]!r} is not of kind {kind}"
+
+
+def test_the_shapes_are_those_of_pipedreams_sample() -> None:
+    order = load_json("lightspeed", "order-updated.json")["order"]
+    assert_shape(order, ORDER_SHAPE, "sample order")
+    for key in ("addressBillingCountry", "addressShippingCountry"):
+        assert_shape(order[key], COUNTRY_SHAPE, key)
+    assert_shape(order["addressShippingRegionData"], REGION_SHAPE, "region")
+    assert_shape(order["language"], LANGUAGE_SHAPE, "language")
+    for rate in order["taxRates"] + order["shipmentTaxRates"] + order["paymentTaxRates"]:
+        assert_shape(rate, TAX_RATE_SHAPE, "taxRates")
+    assert_shape(order["products"]["resource"]["embedded"][0], PRODUCT_SHAPE, "orderProduct")
+    assert_shape(order["shipments"]["resource"]["embedded"][0], SHIPMENT_SHAPE, "shipment")
+    assert_shape(order["invoices"]["resource"]["embedded"][0], INVOICE_SHAPE, "invoice")
 
 
 def assert_resource(value: dict[str, Any], embedded: bool) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The WooCommerce sandbox over real HTTP: the official `woocommerce` SDK, WordPress pagination, OAuth and Basic
-auth, order documents checked against WooCommerce's published samples, writes, webhooks and faults.
+auth, order documents checked against WooCommerce's published samples (kept in `tests/fixtures/woocommerce`),
+writes, webhooks and faults.
 
 Webhooks are received by a tiny real HTTP server and verified with an independent implementation of the
 documented algorithm (platforms.md §6), never with the sandbox's own signing code.
@@ -19,13 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 import requests
+from samples import load_json
 from woocommerce import API
 from woocommerce.oauth import OAuth
 
@@ -33,7 +34,6 @@ from sandbox.runner import serve
 from sandbox.woocommerce import WooCommerceSandbox
 from tests.support import WAIT_S, wait_delivered
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "woocommerce"
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 LOCAL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 # Fields current WooCommerce returns that the 2017 samples predate (checked in the v3 controllers' output).
@@ -174,7 +174,7 @@ def same_shape(sample: Any, ours: Any, path: str = "$") -> list[str]:
 
 
 def load_sample(name: str) -> Any:
-    return json.loads((SAMPLES / name).read_text())
+    return load_json("woocommerce", name)
 
 
 @pytest.fixture

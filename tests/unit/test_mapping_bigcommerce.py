@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from samples import load_json, load_yaml, openapi_example
+from samples import load_json
 
 from connector.mapping.bigcommerce import map_order
 from connector.mapping.context import MappingContext, ReservationRule
@@ -19,29 +19,24 @@ from connector.orders.model import Address, Customer, Money, OrderKind, OrderSta
 from connector.runtime.errors import SkippableError
 
 CTX = MappingContext(store="bc", locations={"1": "amsterdam"})
-SPEC = ("bigcommerce", "orders.v2.oas2.yml")
 
 
 def usd(amount: str) -> Money:
     return Money(Decimal(amount), "USD")
 
 
-def example(response: str, name: str) -> Any:
-    return copy.deepcopy(openapi_example(load_yaml(*SPEC), response, name))
-
-
-def path_example(path: str, name: str) -> Any:
-    content = load_yaml(*SPEC)["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
-    return copy.deepcopy(content["examples"][name]["value"])
+def example(name: str) -> Any:
+    """A fixture carrying one of the Orders V2 spec's examples (tests/fixtures/README.md says which)."""
+    return load_json("bigcommerce", name)
 
 
 def spec_products() -> list[dict[str, Any]]:
-    products: list[dict[str, Any]] = example("orderProductsCollection_Resp", "response")
+    products: list[dict[str, Any]] = example("order_products.json")
     return products
 
 
 def shipping_address() -> dict[str, Any]:
-    address: dict[str, Any] = example("orderShippingAddress_Resp", "response")
+    address: dict[str, Any] = example("order_shipping_address.json")
     return address
 
 
@@ -65,7 +60,7 @@ def product(index: int, quantity: int, price_ex: str, price_inc: str, **extra: A
 
 def multiple_items() -> dict[str, Any]:
     """The spec's 'Multiple Items' order (247), with products that make its 11 items and 924.47 subtotal."""
-    order: dict[str, Any] = example("order_Resp", "Multiple Items")
+    order: dict[str, Any] = example("order--multiple-items.json")
     order["products"] = [product(1, 10, "84.00", "90.92"), product(2, 1, "84.47", "91.54")]
     order["shipping_addresses"] = [shipping_address()]
     return order
@@ -118,7 +113,7 @@ def test_the_spec_products_example() -> None:
 
 def test_the_collection_example_does_not_add_up_and_is_flagged() -> None:
     """The spec's order 100 reports subtotal_ex_tax 336.32, no shipping, no tax and a total of 361.95."""
-    order = example("orderCollection_Resp", "response")[0]
+    order = example("orders.json")[0]
     order["products"] = [product(1, 1, "336.32", "361.95")]
     mapped = map_order(order, CTX)
     assert (mapped.external_id, mapped.payment_status) == ("100", PaymentStatus.AUTHORIZED)
@@ -128,7 +123,7 @@ def test_the_collection_example_does_not_add_up_and_is_flagged() -> None:
 
 def test_response_example_with_its_fee_as_published_is_refused() -> None:
     """The spec's order 218 spells one fee's `cost_ex_tax` as `cost_exc_tax`: an unknown fee is not guessed."""
-    order = example("order_Resp", "Response") | {"products": spec_products(), "shipping_addresses": []}
+    order = example("order.json") | {"products": spec_products(), "shipping_addresses": []}
     with pytest.raises(SkippableError) as caught:
         map_order(order, CTX)
     assert str(caught.value) == "fee 1 has no 'cost_ex_tax'"
@@ -136,7 +131,7 @@ def test_response_example_with_its_fee_as_published_is_refused() -> None:
 
 
 def test_response_example_discounts_and_fees() -> None:
-    order = example("order_Resp", "Response") | {"products": spec_products(), "shipping_addresses": []}
+    order = example("order.json") | {"products": spec_products(), "shipping_addresses": []}
     order["fees"][0]["cost_ex_tax"] = order["fees"][0].pop("cost_exc_tax")
     mapped = map_order(order, CTX)
     assert (mapped.platform_status, mapped.payment_status) == ("7", PaymentStatus.AUTHORIZED)
@@ -151,7 +146,7 @@ def test_response_example_discounts_and_fees() -> None:
 
 
 def test_a_pickup_consignment_makes_a_pickup_pinned_to_its_location() -> None:
-    consignments = path_example("/orders/{order_id}/consignments", "Pickup Consignments")
+    consignments = example("order_consignments--pickup.json")
     order = map_order(multiple_items() | {"consignments": consignments, "shipping_addresses": []}, CTX)
     assert order.kind is OrderKind.PICKUP
     assert order.pickup_location == "amsterdam"
@@ -267,7 +262,7 @@ def test_a_zero_decimal_currency() -> None:
 
 def test_the_published_order_with_resource_links_is_refused() -> None:
     with pytest.raises(SkippableError) as caught:
-        map_order(example("order_Resp", "Multiple Items"), CTX)
+        map_order(example("order--multiple-items.json"), CTX)
     assert "order products are not attached" in str(caught.value)
     assert caught.value.external_id == "247"
 

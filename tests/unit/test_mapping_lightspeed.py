@@ -2,8 +2,8 @@
 body, NickTacke's client schema), bare, wrapped and with embedded products; statuses, pickup, payment, money as
 JSON floats in excl/incl pairs, the context's currency and unmappable payloads.
 
-No official Lightspeed fixture exists (samples/README), so the payloads are built here, field for field in the
-shape of those samples, with made-up values and no personal data.
+No official Lightspeed fixture exists, so the payloads are built here, field for field in the shape of those
+samples, with made-up values and no personal data; Pipedream's body itself is `tests/fixtures/lightspeed/`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from samples import load_json
 
 from connector.mapping.context import MappingContext, ReservationRule
 from connector.mapping.lightspeed import map_order
@@ -239,19 +240,10 @@ def test_a_single_get_wrapped_with_products_attached_beside_it() -> None:
     assert map_order({"order": body, "products": attached}, CTX) == map_order(order(), CTX)
 
 
-def test_an_order_like_pipedreams_sample_all_zero() -> None:
+def test_pipedreams_sample_all_zero() -> None:
     """Pipedream's `order-updated` sample: a shipped, paid order whose amounts are all 0 and whose SKU is empty."""
-    zero = order_product(123, "Product Title", "", 1, 0, 0) | {"brandTitle": "Brand Title"}
-    body = order(
-        status="completed_shipped",
-        createdAt="2025-09-17T19:12:38+00:00",
-        priceExcl=0,
-        priceIncl=0,
-        paymentPriceExcl=0,
-        shipmentPriceExcl=0,
-        products=resource("orders/123/products", embedded=[zero]),
-    )
-    mapped = map_order({"order": body}, CTX)
+    mapped = map_order(load_json("lightspeed", "order-updated.json"), CTX)
+    assert (mapped.external_id, mapped.number, mapped.currency) == ("123", "ORD00002", "EUR")
     assert (mapped.platform_status, mapped.payment_status, mapped.kind) == (
         "completed_shipped",
         PaymentStatus.PAID,
@@ -260,7 +252,8 @@ def test_an_order_like_pipedreams_sample_all_zero() -> None:
     assert mapped.created_at == datetime(2025, 9, 17, 19, 12, 38, tzinfo=UTC)
     assert mapped.total == eur("0.00")
     assert mapped.totals_difference is None
-    assert mapped.lines[0].sku == ""
+    assert [(line.sku, line.name, line.quantity) for line in mapped.lines] == [("", "Product Title", 1)]
+    assert mapped.customer == Customer(name="John Doe", email="customer@email.com", phone="+1 111111111")
 
 
 def test_article_code_stands_in_for_a_missing_sku() -> None:

@@ -1,7 +1,7 @@
 """The Shopify client's pure parts: its GraphQL documents, the cost gauge, and how a write-back is decided.
 
-Documents are validated against Shopify's own 2022-07 Admin schema (`shared/samples/shopify`) where they use
-nothing newer, against the sandbox's slice (2022-07 plus the documented later mutations) otherwise, and their
+Documents are validated against Shopify's own 2022-07 Admin schema (its slice in `tests/fixtures/shopify`) where
+they use nothing newer, against the sandbox's slice (2022-07 plus the documented later mutations) otherwise, and their
 requested cost is computed with Shopify's documented rules (the sandbox's `CostWalk`): none may exceed 1000.
 """
 

@@ -2,7 +2,7 @@
 
 Signatures are computed here independently (platforms.md section 6: base64 of the raw HMAC-SHA256 of the body,
 keyed with the app's client secret), never with the module's own code. Bodies are Shopify's published order
-fixture (`shared/samples/shopify/order.json`).
+fixture (`tests/fixtures/shopify/order.json`).
 """
 
 from __future__ import annotations
