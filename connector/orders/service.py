@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from connector.orders.fulfilment import ActionRefused, Tracking, Workflow
-from connector.orders.model import FulfilmentStatus, OrderKind, order_json
+from connector.orders.model import FulfilmentStatus, OrderKind, OrderStatus, order_json
 from connector.stock import ledger
 from connector.stock.order_effects import Stocker
 from connector.storage import inbox as inbox_store
@@ -36,6 +36,14 @@ class NotFound(Exception):
     pass
 
 
+class InvalidChoice(ValueError):
+    """A filter value that is not one of the valid ones (the CLI exits 2, the API answers 422); names them."""
+
+    def __init__(self, option: str, value: str, choices: list[str]) -> None:
+        super().__init__(f"{option} {value!r} is not one of: {', '.join(choices) or '(none configured)'}")
+        self.option, self.value, self.choices = option, value, choices
+
+
 @dataclass
 class Service:
     runtime: Runtime
@@ -55,8 +63,18 @@ class Service:
             return order_detail(session, row, raw=raw)
 
     def orders(self, *, store: str | None = None, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Orders, newest first; an unknown `store` or `status` raises `InvalidChoice` (never an empty list)."""
+        if status is not None and status not in {s.value for s in OrderStatus}:
+            raise InvalidChoice("status", status, [s.value for s in OrderStatus])
+        self.check_store(store)
         with self.runtime.reads() as session:
             return [order_json(o) for o in list_orders(session, store=store, status=status, limit=limit)]
+
+    def check_store(self, store: str | None) -> None:
+        """An unknown store name raises `InvalidChoice` naming the configured ones."""
+        names = [s.name for s in self.runtime.config.stores]
+        if store is not None and store not in names:
+            raise InvalidChoice("store", store, names)
 
     # --- acting -----------------------------------------------------------------------------------------------------
     def act(
@@ -142,6 +160,7 @@ class Service:
                 raise NotFound(f"no write-back {item_id}")
 
     def inbox(self, *, dead: bool = False, store: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        self.check_store(store)
         with self.runtime.reads() as session:
             query = (
                 select(t.InboxItem, t.Store.name)
@@ -156,6 +175,7 @@ class Service:
             return [inbox_json(item, name) for item, name in session.execute(query)]
 
     def outbox(self, *, failed: bool = False, store: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        self.check_store(store)
         with self.runtime.reads() as session:
             query = (
                 select(t.OutboxItem, t.Store.name, t.Order.number)

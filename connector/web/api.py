@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from connector.orders.fulfilment import ActionRefused, Tracking
+from connector.orders.fulfilment import ActionRefused, LocationNeeded, Tracking
+from connector.orders.service import InvalidChoice, Service
 from connector.orders.service import NotFound as OrderNotFound
-from connector.orders.service import Service
 from connector.stock import ledger
 from connector.storage.runtime import Runtime
 from connector.sync.status import store_status
@@ -76,6 +76,8 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
     async def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             result = await run_in_threadpool(fn, *args, **kwargs)
+        except (InvalidChoice, LocationNeeded) as exc:
+            raise HTTPException(422, {"message": str(exc), "choices": exc.choices}) from None
         except (ActionRefused, OrderNotFound) as exc:
             raise refused(exc) from None
         if on_change is not None:
