@@ -18,7 +18,7 @@ from connector.orders.service import InvalidChoice, Service
 from connector.orders.service import NotFound as OrderNotFound
 from connector.stock import ledger
 from connector.storage.runtime import Runtime
-from connector.sync.status import store_status
+from connector.sync.status import overview
 
 
 class ActionBody(BaseModel):
@@ -84,13 +84,14 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
             on_change()
         return result
 
-    @api.get("/stores", summary="Per-store sync state")
+    @api.get("/stores", summary="Per-store sync state, the daemon's heartbeat and the overall health")
     async def stores() -> dict[str, Any]:
-        def read() -> list[dict[str, Any]]:
+        def read() -> dict[str, Any]:
             with runtime.reads() as session:
-                return store_status(session, runtime.config)
+                return overview(session, runtime.config)
 
-        return {"stores": await run_in_threadpool(read)}
+        result: dict[str, Any] = await run_in_threadpool(read)
+        return result
 
     @api.get("/orders", summary="Orders, newest first")
     async def orders(

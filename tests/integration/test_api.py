@@ -102,7 +102,9 @@ def test_health_metrics_and_openapi(client: TestClient) -> None:
 
 
 def test_order_flow_through_the_api(client: TestClient) -> None:
-    stores = client.get("/api/stores", headers=AUTH).json()["stores"]
+    overview = client.get("/api/stores", headers=AUTH).json()
+    assert (overview["health"], overview["daemon"]["running"]) == ("unhealthy", False)  # no daemon in this test
+    stores = overview["stores"]
     assert stores[0]["store"] == "bc"
     order = client.get("/api/orders/100", headers=AUTH).json()
     assert order["fulfilments"][0]["location"] == "amsterdam"

@@ -305,6 +305,8 @@ def test_the_overview_shows_each_store_the_queues_and_the_charts(shop: Shop) -> 
     assert "bc-shop" in page.text
     assert "bigcommerce" in page.text
     assert "never" in page.text  # not polled yet
+    assert '<span class="badge badge-unhealthy">unhealthy</span>' in page.text  # no daemon holds the store here
+    assert "daemon not running" in page.text
     assert page.text.count("<svg viewBox") == 2
     assert "bc-shop: 1 order</title>" in page.text
     assert 'href="/queue?location=amsterdam"' in page.text
