@@ -77,7 +77,7 @@ def _daemon_line(daemon: dict[str, Any]) -> str:
     if daemon["running"]:
         return f"daemon: [green]running[/] ({escape(daemon['holder'])}, heartbeat {ago(age)})"
     if age is None:
-        return "daemon: [red]not running[/] (no heartbeat yet)"
+        return "daemon: [red]not running[/] (no heartbeat: stopped, or never started)"
     return f"daemon: [red]not running[/] (last heartbeat {ago(age)})"
 
 

@@ -62,7 +62,10 @@ def overview(session: Session, config: Config, now: datetime | None = None) -> d
 
 
 def daemon_heartbeat(session: Session, ttl: timedelta, now: datetime) -> dict[str, Any]:
-    """The newest daemon lease: a running daemon renews it every `ttl / 3`, so one older than `ttl` is a stopped one."""
+    """The newest daemon lease: a running daemon renews it every `ttl / 3`, so one older than `ttl` is a stopped one.
+
+    A daemon that stops cleanly deletes its lease (no heartbeat at all); one that crashed leaves it to expire.
+    """
     lease = session.scalar(
         select(t.Lease).where(t.Lease.name.startswith("daemon:")).order_by(t.Lease.expires_at.desc()).limit(1)
     )
@@ -127,7 +130,7 @@ def _not_synced(session: Session, name: str, daemon: dict[str, Any], now: dateti
     if daemon["running"]:
         return f"no running daemon holds this store (is it in {daemon['holder']}'s configuration?)"
     if daemon["heartbeat_age_s"] is None:
-        return "daemon not running: no heartbeat yet (start it with `connector run`)"
+        return "daemon not running: no heartbeat (stopped, or never started: `connector run`)"
     return f"daemon not running: last heartbeat {daemon['heartbeat_age_s']} s ago"
 
 

@@ -87,7 +87,7 @@ def test_status_exit_codes_in_a_fresh_process(tmp_path: Path, sqlite_url: str) -
     stopped = cli("status", "--config", str(path), cwd=tmp_path, env={"COLUMNS": "80"})
     assert stopped.returncode == 1, stopped.stderr
     assert all(len(line) <= 80 for line in stopped.stdout.splitlines()), stopped.stdout
-    assert "daemon: not running (no heartbeat yet)" in stopped.stdout
+    assert "daemon: not running (no heartbeat: stopped, or never started)" in stopped.stdout
     with runtime.sessions.begin() as session:  # a heartbeat that stays live however slow this machine is
         for name in ("daemon:host:1", *(f"store:{store['name']}" for store in (LONG, OTHER))):
             renew_lease(session, name, "host:1", timedelta(days=1))

@@ -120,4 +120,6 @@ def test_status_stops_saying_healthy_within_one_lease_ttl_after_the_daemon_stops
 def test_a_daemon_never_started_is_reported_as_such(session: Session) -> None:
     view = overview(session, CONFIG, now=NOW)
     assert view["daemon"] == {"running": False, "holder": None, "last_heartbeat": None, "heartbeat_age_s": None}
-    assert view["stores"][0]["problems"] == ["daemon not running: no heartbeat yet (start it with `connector run`)"]
+    assert view["stores"][0]["problems"] == [
+        "daemon not running: no heartbeat (stopped, or never started: `connector run`)"
+    ]
