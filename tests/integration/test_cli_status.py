@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from connector.cli.status_cmds import render
+from connector.cli.timeutil import ago
 from connector.runtime.config import load_config
 from connector.storage import tables as t
 from connector.storage.db import upgrade
@@ -95,3 +96,9 @@ def test_status_exit_codes_in_a_fresh_process(tmp_path: Path, sqlite_url: str) -
     running = cli("status", "--json", "--config", str(path), cwd=tmp_path)
     assert running.returncode == 0, running.stdout
     assert '"health": "degraded"' in running.stdout
+
+
+def test_ages_read_short() -> None:
+    assert [ago(s) for s in (0, 119, 120, 7199, 7200, 172_799, 172_800)] == [
+        "0s ago", "119s ago", "2 min ago", "119 min ago", "2 h ago", "47 h ago", "2 d ago",
+    ]  # fmt: skip
