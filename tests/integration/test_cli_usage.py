@@ -5,13 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from connector.cli import app
 from connector.cli.orders_cmds import back_order_lines
-from tests.support import SHOPIFY_STORE, write_config
-
-runner = CliRunner()
+from tests.support import SHOPIFY_STORE, cli, write_config
 
 
 @pytest.fixture
@@ -29,21 +25,19 @@ def config(tmp_path: Path, sqlite_url: str) -> Path:
     ],
 )
 def test_a_bad_filter_exits_2_naming_the_valid_values(config: Path, args: tuple[str, ...], named: list[str]) -> None:
-    result = runner.invoke(app, [*args, "--config", str(config)])
-    assert result.exit_code == 2, result.output
+    result = cli(*args, "--config", str(config))
+    assert result.returncode == 2, result.stdout + result.stderr
     option = args[2]
-    assert option in result.output
+    assert option in (result.stdout + result.stderr)
     for value in named:
-        assert value in result.output
-    assert "Traceback" not in result.output
+        assert value in (result.stdout + result.stderr)
+    assert "Traceback" not in (result.stdout + result.stderr)
 
 
 def test_valid_filters_still_list(config: Path) -> None:
-    result = runner.invoke(
-        app, ["orders", "list", "--status", "open", "--store", "ams-shopify", "--config", str(config)]
-    )
-    assert result.exit_code == 0, result.output
-    assert "0 orders" in result.output
+    result = cli("orders", "list", "--status", "open", "--store", "ams-shopify", "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 orders" in (result.stdout + result.stderr)
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from connector.cli import app as cli_app
 from connector.orders.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
 from connector.orders.service import Service
 from connector.runtime.config import load_config
@@ -22,7 +20,7 @@ from connector.storage.db import upgrade
 from connector.storage.runtime import Runtime
 from connector.sync.ingest import ingest_order
 from connector.web.app import create_app
-from tests.support import ADMIN_TOKEN, write_config
+from tests.support import ADMIN_TOKEN, cli, write_config
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 STORE = {
@@ -76,10 +74,10 @@ def parts(service: Service) -> dict[str, str]:
 
 def test_the_cli_asks_which_part_when_several_can_ship(split: Setup) -> None:
     assert parts(split.service) == {"amsterdam": "packed", "utrecht": "packed"}
-    result = CliRunner().invoke(cli_app, ["orders", "ship", "100", "--config", str(split.config)])
-    assert result.exit_code == 2, result.output
-    assert "--location amsterdam  1 x A" in result.output
-    assert "--location utrecht    2 x B" in result.output
+    result = cli("orders", "ship", "100", "--config", str(split.config))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--location amsterdam  1 x A" in (result.stdout + result.stderr)
+    assert "--location utrecht    2 x B" in (result.stdout + result.stderr)
     assert parts(split.service) == {"amsterdam": "packed", "utrecht": "packed"}  # nothing shipped
 
 
@@ -96,8 +94,8 @@ def test_the_api_answers_422_with_the_choices(split: Setup) -> None:
 
 def test_the_one_part_that_can_ship_is_shipped(split: Setup) -> None:
     split.service.act("100", "start", actor="test", location="utrecht")  # utrecht goes back: only amsterdam can ship
-    result = CliRunner().invoke(cli_app, ["orders", "ship", "100", "--tracking", "T1", "--config", str(split.config)])
-    assert result.exit_code == 0, result.output
+    result = cli("orders", "ship", "100", "--tracking", "T1", "--config", str(split.config))
+    assert result.returncode == 0, result.stdout + result.stderr
     assert parts(split.service) == {"amsterdam": "shipped", "utrecht": "in_progress"}
 
 
@@ -112,7 +110,7 @@ def test_orders_show_prints_back_orders_as_text(split: Setup) -> None:
     with split.runtime.sessions.begin() as session:
         outcome = ingest_order(session, split.runtime.store_ids["bc"], order, source="test")
         Stocker(split.runtime.config).on_outcome(session, outcome)
-    result = CliRunner().invoke(cli_app, ["orders", "show", "101", "--config", str(split.config)])
-    assert result.exit_code == 0, result.output
-    assert "back-ordered: 2 x Z, waiting for stock" in result.output
-    assert "{" not in result.output.partition("timeline")[0]
+    result = cli("orders", "show", "101", "--config", str(split.config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "back-ordered: 2 x Z, waiting for stock" in (result.stdout + result.stderr)
+    assert "{" not in (result.stdout + result.stderr).partition("timeline")[0]
