@@ -142,7 +142,9 @@ def main() -> None:
                 row = (fmt, f"{count:,}", f"{seconds:.1f}", f"{count / seconds:,.0f}", f"{rss:.0f}",
                        f"{size / 1e6:.0f}", f"{steal:.0f}")  # fmt: skip
                 print(" ".join(f"{v:>12}" for v in row))
-        print("seconds include the process's start (about a second of imports); targets: ≥ 5,000 orders/s, RSS < 150 MB")
+        print(
+            "seconds include the process's start (about a second of imports); targets: ≥ 5,000 orders/s, RSS < 150 MB"
+        )
 
 
 if __name__ == "__main__":

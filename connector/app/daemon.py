@@ -322,6 +322,7 @@ class Daemon:
         with self.runtime.sessions.begin() as session:
             for name in self.owned:
                 release_lease(session, f"store:{name}", self.identity)
+            release_lease(session, f"daemon:{self.identity}", self.identity)  # its heartbeat: `status` sees it stop
         server_thread.join(timeout=15)
         if self.app is not None:
             self.app.state.delivery_writer.close()

@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from connector.orders.service import InvalidChoice
 from connector.runtime import logs
 from connector.runtime.config import Config, load_config
 from connector.runtime.errors import ConfigError
@@ -41,6 +42,11 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print one line to stderr and exit with `code`."""
     err_console.print(message, markup=False, highlight=False, soft_wrap=True)
     raise SystemExit(code)
+
+
+def bad_choice(exc: InvalidChoice) -> NoReturn:
+    """A filter value that is not valid: a usage error (exit 2) naming the valid values, as click does for choices."""
+    raise typer.BadParameter(f"{exc.value!r} is not one of: {', '.join(exc.choices)}", param_hint=f"'--{exc.option}'")
 
 
 def open_config(path: Path | None) -> Config:

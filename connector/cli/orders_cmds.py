@@ -9,9 +9,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from connector.cli.common import ConfigOption, JsonOption, console, fail, open_config, print_json
-from connector.orders.fulfilment import ActionRefused, Tracking
-from connector.orders.service import NotFound, Service
+from connector.cli.common import ConfigOption, JsonOption, bad_choice, console, fail, open_config, print_json
+from connector.orders.fulfilment import ActionRefused, LocationNeeded, Tracking
+from connector.orders.model import OrderStatus
+from connector.orders.service import InvalidChoice, NotFound, Service
 from connector.storage.db import upgrade
 from connector.storage.runtime import Runtime
 
@@ -36,13 +37,15 @@ def list_(
     config: ConfigOption = None,
     as_json: JsonOption = False,
     store: Annotated[str | None, typer.Option(help="Only this store.")] = None,
-    status: Annotated[str | None, typer.Option(help="open, completed or cancelled.")] = None,
+    status: Annotated[OrderStatus | None, typer.Option(help="Only orders in this state.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
 ) -> None:
     """List orders, newest first."""
     runtime, service = _service(config)
     try:
-        orders = service.orders(store=store, status=status, limit=limit)
+        orders = service.orders(store=store, status=status.value if status else None, limit=limit)
+    except InvalidChoice as exc:
+        bad_choice(exc)
     finally:
         runtime.close()
     if as_json:
@@ -127,8 +130,8 @@ def render_order(o: dict[str, Any], *, raw: bool = False) -> None:
             highlight=False,
             markup=False,
         )
-    if o.get("back_orders"):
-        console.print(f"  back-ordered: {o['back_orders']}", highlight=False)
+    for line in back_order_lines(o.get("back_orders")):
+        console.print(f"  {line}", highlight=False, markup=False)
     console.print("[bold]timeline[/]")
     for entry in o.get("timeline", []):
         console.print(
@@ -139,11 +142,28 @@ def render_order(o: dict[str, Any], *, raw: bool = False) -> None:
             console.print(f"      {entry['raw']}", highlight=False, markup=False, soft_wrap=True)
 
 
+def back_order_lines(back_orders: Any) -> list[str]:
+    """Back-orders as text, one line per SKU: `back-ordered: 2 x SKU-1, waiting for stock` (or `… at utrecht`).
+
+    Stored as `{sku: units}` (no location has the stock yet); a list of `{sku, quantity, location}` reads the same.
+    """
+    if not back_orders:
+        return []
+    items = back_orders.items() if isinstance(back_orders, dict) else [(b["sku"], b) for b in back_orders]
+    lines = []
+    for sku, owed in items:
+        quantity, location = (owed.get("quantity"), owed.get("location")) if isinstance(owed, dict) else (owed, None)
+        lines.append(f"back-ordered: {quantity} x {sku}, " + (f"at {location}" if location else "waiting for stock"))
+    return lines
+
+
 def _act(order: str, config: ConfigOption, as_json: bool, run: Any, say: Any = None) -> None:
     """Run one action; print the order as JSON, or one line (`say(detail)`, else the latest timeline entry)."""
     runtime, service = _service(config)
     try:
         detail = run(service)
+    except LocationNeeded as exc:
+        fail(_choices(exc), code=2)
     except (ActionRefused, NotFound) as exc:
         fail(str(exc))
     finally:
@@ -157,6 +177,17 @@ def _act(order: str, config: ConfigOption, as_json: bool, run: Any, say: Any = N
         console.print(
             f"{detail['number']}: {detail['status']} / {detail['fulfilment_status']} — {last}", highlight=False
         )
+
+
+def _choices(exc: LocationNeeded) -> str:
+    """The parts that could ship, one line each: `  --location utrecht   1 x B-2, 2 x C-3`."""
+    head = str(exc).partition(";")[0] + "; choose one:"
+    width = max(len(c["location"]) for c in exc.choices)
+    rows = [
+        f"  --location {c['location']:<{width}}  " + ", ".join(f"{ln['quantity']} x {ln['sku']}" for ln in c["lines"])
+        for c in exc.choices
+    ]
+    return "\n".join([head, *rows])
 
 
 def _fulfilment_command(action: str, doc: str) -> None:
@@ -279,6 +310,8 @@ def outbox_list(
     runtime, service = _service(config)
     try:
         rows = service.outbox(failed=failed, store=store, limit=limit)
+    except InvalidChoice as exc:
+        bad_choice(exc)
     finally:
         runtime.close()
     if as_json:

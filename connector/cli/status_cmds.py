@@ -1,16 +1,27 @@
-"""`connector status`: per-store sync state; exit 1 when any store is unhealthy (usable as a monitoring check)."""
+"""`connector status`: the daemon's heartbeat and each store's sync state, in 80 columns; a monitoring check.
+
+Exit codes: 0 when every store is healthy or degraded (orders sync; something may wait for a person), 1 when a
+store is unhealthy (orders are not syncing, e.g. the daemon is not running). What each level means is decided in
+`connector.sync.status`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import typer
+from rich import box
+from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from connector.cli.common import ConfigOption, JsonOption, console, open_config, print_json
+from connector.cli.timeutil import ago
 from connector.storage.db import upgrade
 from connector.storage.runtime import Runtime
-from connector.sync.status import store_status
+from connector.sync.status import Health, overview
+
+BADGE = {Health.HEALTHY: "[green]ok[/]", Health.DEGRADED: "[yellow]degraded[/]", Health.UNHEALTHY: "[red]unhealthy[/]"}
 
 
 def register(app: typer.Typer) -> None:
@@ -18,37 +29,56 @@ def register(app: typer.Typer) -> None:
 
 
 def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Show each configured store: last poll, cursor, webhooks, inbox and outbox, last error."""
+    """Show the daemon's heartbeat and each store: health, last poll, webhooks, inbox and outbox, problems.
+
+    Exits 1 when a store is unhealthy (not syncing), 0 when all are healthy or degraded.
+    """
     cfg = open_config(config)
     runtime = Runtime.open(cfg)
     try:
         upgrade(runtime.engine)
         with runtime.reads() as session:
-            stores = store_status(session, cfg)
+            view = overview(session, cfg)
     finally:
         runtime.close()
     if as_json:
-        print_json({"stores": stores})
+        print_json(view)
     else:
-        _table(stores)
-    if not all(s["healthy"] for s in stores):
+        render(view, console)
+    if view["health"] == Health.UNHEALTHY:
         raise typer.Exit(1)
 
 
-def _table(stores: list[dict[str, Any]]) -> None:
-    table = Table(title="Stores")
-    for column in ("store", "platform", "health", "last success", "cursor", "webhooks 1h", "inbox", "outbox"):
-        table.add_column(column)
-    for s in stores:
-        inbox, outbox, webhooks, cursor = s["inbox"], s["outbox"], s["webhooks"], s["cursor"]
+def render(view: dict[str, Any], out: Console) -> None:
+    """The daemon line, one table row per store, then each store's problems as wrapped lines."""
+    out.print(_daemon_line(view["daemon"]), highlight=False)
+    table = Table(title="Stores", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("store", overflow="fold")  # a long name folds onto the next line instead of being cut
+    for column in ("health", "last poll", "webhooks\nlast hour", "inbox", "outbox"):  # short cells: never wrapped
+        table.add_column(column, no_wrap=True, justify="left" if column in {"health", "last poll"} else "right")
+    for s in view["stores"]:
+        inbox, outbox = s["inbox"], s["outbox"]
         table.add_row(
-            str(s["store"]),
-            str(s["platform"]),
-            "ok" if s["healthy"] else "; ".join(s["problems"]),
-            str(s["last_success"] or "never"),
-            str(cursor["updated_at"] or "-"),
-            str(webhooks["last_hour"]),
-            f"{inbox['pending']} pending / {inbox['dead']} dead",
-            f"{outbox['pending']} pending / {outbox['failed']} failed",
+            f"{escape(s['store'])}\n[dim]{s['platform']}[/]",
+            BADGE[Health(s["health"])],
+            "never" if s["last_poll_age_s"] is None else ago(s["last_poll_age_s"]),
+            str(s["webhooks"]["last_hour"]),
+            f"{inbox['pending']} pending\n{inbox['dead']} dead",
+            f"{outbox['pending']} pending\n{outbox['failed']} failed",
         )
-    console.print(table)
+    out.print(table)
+    for s in view["stores"]:
+        for problem in s["problems"]:
+            out.print(f"{s['store']}: {problem}", highlight=False, markup=False)
+
+
+def _daemon_line(daemon: dict[str, Any]) -> str:
+    age = daemon["heartbeat_age_s"]
+    if daemon["running"]:
+        return f"daemon: [green]running[/] ({escape(daemon['holder'])}, heartbeat {ago(age)})"
+    if age is None:
+        return "daemon: [red]not running[/] (no heartbeat: stopped, or never started)"
+    return f"daemon: [red]not running[/] (last heartbeat {ago(age)})"
+
+
+__all__ = ["render"]

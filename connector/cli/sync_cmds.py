@@ -8,9 +8,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connector.cli.common import ConfigOption, JsonOption, StoreOption, console, fail, open_config, print_json
+from connector.cli.common import (
+    ConfigOption,
+    JsonOption,
+    StoreOption,
+    bad_choice,
+    console,
+    fail,
+    open_config,
+    print_json,
+)
 from connector.cli.timeutil import parse_since
-from connector.orders.service import NotFound, Service
+from connector.orders.service import InvalidChoice, NotFound, Service
 from connector.runtime.errors import SyncError
 from connector.stock.order_effects import Stocker
 from connector.storage.db import upgrade
@@ -96,6 +105,8 @@ def inbox_list(
     runtime = _open(config)
     try:
         rows = Service(runtime).inbox(dead=dead, store=store, limit=limit)
+    except InvalidChoice as exc:
+        bad_choice(exc)
     finally:
         runtime.close()
     if as_json:

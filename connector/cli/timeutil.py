@@ -1,4 +1,5 @@
-"""Parsing `--since` values: an ISO-8601 date or time (naive means UTC), or an age like `24h` / `7d`."""
+"""Times for people: parsing `--since` (an ISO-8601 time, naive means UTC, or an age like `24h` / `7d`), and
+printing ages (`12s ago`)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,14 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
                 f"{value!r} is neither an ISO-8601 time (2026-05-01T00:00Z) nor an age (24h, 7d)"
             ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def ago(seconds: int) -> str:
+    """A short age for people: `12s ago`, `3 min ago`, `2 h ago`, `4 d ago`."""
+    if seconds < 120:
+        return f"{seconds}s ago"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"

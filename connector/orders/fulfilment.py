@@ -55,6 +55,22 @@ class ActionRefused(Exception):
     """A fulfilment action that is not allowed now; the message says why and what to do."""
 
 
+class LocationNeeded(ActionRefused):
+    """Shipping a split order where several parts could ship: which one? (`choices`: location and what it holds).
+
+    A parcel has one tracking number and leaves from one place, so the staff member names the location; the CLI
+    exits 2 and the API answers 422 with the choices.
+    """
+
+    def __init__(self, number: str, parts: list[t.Fulfilment]) -> None:
+        self.choices: list[dict[str, Any]] = [
+            {"location": f.location, "lines": [{"sku": fl.sku, "quantity": fl.quantity} for fl in f.lines]}
+            for f in parts
+        ]
+        held = "; ".join(f"{f.location} ({_holds(f)})" for f in parts)
+        super().__init__(f"order {number} has {len(parts)} parts that can ship; choose one with --location: {held}")
+
+
 @dataclass(frozen=True)
 class Tracking:
     number: str
@@ -127,6 +143,8 @@ class Workflow:
         if not movable:
             f = live[0]
             raise ActionRefused(_why(row, f, target))
+        if target is FS.SHIPPED and len(movable) > 1:
+            raise LocationNeeded(row.number, movable)  # location is None here: a choice already left one part
         return movable  # without --location: every part that can take this step (others are further or final)
 
     def _gate(self, row: t.Order, target: FS) -> None:
@@ -331,6 +349,10 @@ def _user_name(user: str) -> str:
     if not name.isprintable():
         raise ActionRefused("a user name must be printable text on one line")
     return name
+
+
+def _holds(f: t.Fulfilment) -> str:
+    return ", ".join(f"{fl.quantity} x {fl.sku}" for fl in f.lines)
 
 
 def _why(row: t.Order, f: t.Fulfilment, target: FS) -> str:

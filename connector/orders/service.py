@@ -43,6 +43,14 @@ class NotFound(Exception):
     pass
 
 
+class InvalidChoice(ValueError):
+    """A filter value that is not one of the valid ones (the CLI exits 2, the API answers 422); names them."""
+
+    def __init__(self, option: str, value: str, choices: list[str]) -> None:
+        super().__init__(f"{option} {value!r} is not one of: {', '.join(choices) or '(none configured)'}")
+        self.option, self.value, self.choices = option, value, choices
+
+
 @dataclass
 class Service:
     runtime: Runtime
@@ -62,8 +70,16 @@ class Service:
             return order_detail(session, row, raw=raw)
 
     def orders(self, *, store: str | None = None, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Orders, newest first; an unknown `store` or `status` raises `InvalidChoice` (never an empty list)."""
+        self.check_filters(store=store, status=status)
         with self.runtime.reads() as session:
             return [order_json(o) for o in list_orders(session, store=store, status=status, limit=limit)]
+
+    def check_store(self, store: str | None) -> None:
+        """An unknown store name raises `InvalidChoice` naming the configured ones."""
+        names = [s.name for s in self.runtime.config.stores]
+        if store is not None and store not in names:
+            raise InvalidChoice("store", store, names)
 
     # --- acting -----------------------------------------------------------------------------------------------------
     def export(
@@ -151,16 +167,13 @@ class Service:
     def _check_location(self, location: str) -> None:
         names = [loc.name for loc in self.runtime.config.locations]
         if location not in names:
-            raise ValueError(f"unknown location {location!r} (expected one of: {', '.join(names)})")
+            raise InvalidChoice("location", location, names)
 
     def check_filters(self, *, store: str | None = None, status: str | None = None) -> None:
-        """Refuse a store or status nobody has, naming the valid ones (ValueError)."""
-        stores = [s.name for s in self.runtime.config.stores]
-        if store is not None and store not in stores:
-            raise ValueError(f"unknown store {store!r} (expected one of: {', '.join(stores)})")
-        statuses = [s.value for s in OrderStatus]
-        if status is not None and status not in statuses:
-            raise ValueError(f"unknown status {status!r} (expected one of: {', '.join(statuses)})")
+        """Refuse a store or status nobody has, naming the valid ones (`InvalidChoice`)."""
+        if status is not None and status not in {s.value for s in OrderStatus}:
+            raise InvalidChoice("status", status, [s.value for s in OrderStatus])
+        self.check_store(store)
 
     def act(
         self,
@@ -245,6 +258,7 @@ class Service:
                 raise NotFound(f"no write-back {item_id}")
 
     def inbox(self, *, dead: bool = False, store: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        self.check_store(store)
         with self.runtime.reads() as session:
             query = (
                 select(t.InboxItem, t.Store.name)
@@ -259,6 +273,7 @@ class Service:
             return [inbox_json(item, name) for item, name in session.execute(query)]
 
     def outbox(self, *, failed: bool = False, store: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        self.check_store(store)
         with self.runtime.reads() as session:
             query = (
                 select(t.OutboxItem, t.Store.name, t.Order.number)

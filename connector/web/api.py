@@ -16,13 +16,13 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from connector.orders.export import ExportFormat
-from connector.orders.fulfilment import ActionRefused, Tracking
+from connector.orders.fulfilment import ActionRefused, LocationNeeded, Tracking
 from connector.orders.paper import PageSize
+from connector.orders.service import InvalidChoice, Service
 from connector.orders.service import NotFound as OrderNotFound
-from connector.orders.service import Service
 from connector.stock import ledger
 from connector.storage.runtime import Runtime
-from connector.sync.status import store_status
+from connector.sync.status import overview
 
 
 class ActionBody(BaseModel):
@@ -80,19 +80,22 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
     async def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             result = await run_in_threadpool(fn, *args, **kwargs)
+        except (InvalidChoice, LocationNeeded) as exc:
+            raise HTTPException(422, {"message": str(exc), "choices": exc.choices}) from None
         except (ActionRefused, OrderNotFound) as exc:
             raise refused(exc) from None
         if on_change is not None:
             on_change()
         return result
 
-    @api.get("/stores", summary="Per-store sync state")
+    @api.get("/stores", summary="Per-store sync state, the daemon's heartbeat and the overall health")
     async def stores() -> dict[str, Any]:
-        def read() -> list[dict[str, Any]]:
+        def read() -> dict[str, Any]:
             with runtime.reads() as session:
-                return store_status(session, runtime.config)
+                return overview(session, runtime.config)
 
-        return {"stores": await run_in_threadpool(read)}
+        result: dict[str, Any] = await run_in_threadpool(read)
+        return result
 
     @api.get("/orders", summary="Orders, newest first")
     async def orders(
@@ -136,10 +139,7 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
         responses={200: {"content": {"application/pdf": {}}}, 422: {"description": "Unknown location"}},
     )
     async def print_picklist(location: str, size: PageSize = PageSize.A4) -> Response:
-        try:
-            pdf = await run_in_threadpool(service.picklist, location, size=size)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+        pdf = await run(service.picklist, location, size=size)
         return _pdf(pdf, f"picklist-{location}.pdf")
 
     @api.get(
@@ -149,10 +149,7 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
         responses={200: {"content": {"application/pdf": {}}}, 404: {"description": "No such order or part"}},
     )
     async def print_slip(ref: str, location: str | None = None, size: PageSize = PageSize.A4) -> Response:
-        try:
-            pdf = await run(service.slips, ref, location=location, size=size)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+        pdf = await run(service.slips, ref, location=location, size=size)
         return _pdf(pdf, f"slip-{ref}.pdf")
 
     @api.get("/orders/{ref}", summary="One order with its fulfilments and timeline")

@@ -164,7 +164,7 @@ def lag_chart(stores: Sequence[dict[str, Any]]) -> Chart:
         labels.append(Label(left - 8, y + 14, str(store["store"]), "end"))
         text = "never polled" if age is None else duration(age)
         if age is not None:
-            colour = PALETTE[1] if store.get("healthy") else LINE_COLOUR
+            colour = LINE_COLOUR if store.get("health") == "unhealthy" else PALETTE[1]
             rects.append(Rect(left, y + 2, max(width * age / top, 2), row - 8, colour, f"{store['store']}: {text}"))
         labels.append(Label(left + (width * (age or 0) / top) + 8, y + 14, text, "start"))
     height = 16 + row * len(stores)

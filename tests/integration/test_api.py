@@ -102,7 +102,9 @@ def test_health_metrics_and_openapi(client: TestClient) -> None:
 
 
 def test_order_flow_through_the_api(client: TestClient) -> None:
-    stores = client.get("/api/stores", headers=AUTH).json()["stores"]
+    overview = client.get("/api/stores", headers=AUTH).json()
+    assert (overview["health"], overview["daemon"]["running"]) == ("unhealthy", False)  # no daemon in this test
+    stores = overview["stores"]
     assert stores[0]["store"] == "bc"
     order = client.get("/api/orders/100", headers=AUTH).json()
     assert order["fulfilments"][0]["location"] == "amsterdam"
@@ -241,3 +243,12 @@ def test_a_sender_that_hangs_up_mid_body_gets_no_answer_and_nothing_is_kept(clie
     asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
     assert sent == []
     assert client.get("/api/inbox", headers=AUTH).json() == []
+
+
+def test_an_unknown_filter_value_is_a_422_naming_the_valid_ones(client: TestClient) -> None:
+    answer = client.get("/api/orders", params={"status": "bogus"}, headers=AUTH)
+    assert answer.status_code == 422
+    assert answer.json()["detail"]["choices"] == ["open", "completed", "cancelled"]
+    answer = client.get("/api/orders", params={"store": "nosuchstore"}, headers=AUTH)
+    assert (answer.status_code, answer.json()["detail"]["choices"]) == (422, ["bc"])
+    assert [o["number"] for o in client.get("/api/orders", params={"status": "open"}, headers=AUTH).json()] == ["100"]

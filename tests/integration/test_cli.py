@@ -42,7 +42,8 @@ def test_help_lists_the_commands() -> None:
 def test_status_json_lists_configured_stores_with_empty_state(tmp_path: Path, database_url: str) -> None:
     config = write_config(tmp_path / "c.toml", database_url, stores=[SHOPIFY_STORE])
     result = cli("status", "--json", "--config", str(config), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # no daemon has ever run: the store is not syncing
+    assert json.loads(result.stdout)["daemon"]["running"] is False
     stores = json.loads(result.stdout)["stores"]
     assert [(s["store"], s["platform"]) for s in stores] == [("ams-shopify", "shopify")]
     assert stores[0]["last_success"] is None
@@ -67,7 +68,7 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path, database_url: str) -> Non
 def test_config_from_environment_variable(tmp_path: Path, sqlite_url: str) -> None:
     config = write_config(tmp_path / "c.toml", sqlite_url, stores=[SHOPIFY_STORE])
     result = cli("status", "--json", cwd=tmp_path, env={"CONNECTOR_CONFIG": str(config)})
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # read, and unhealthy: no daemon runs
     assert json.loads(result.stdout)["stores"][0]["store"] == "ams-shopify"
 
 

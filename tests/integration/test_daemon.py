@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 from datetime import timedelta
@@ -12,7 +13,7 @@ import httpx
 from connector.app.daemon import Daemon, Job
 from connector.runtime.config import load_config
 from connector.storage.runtime import Runtime
-from tests.support import SHOPIFY_STORE, cli, cli_process, wait_until, write_config
+from tests.support import ADMIN_TOKEN, SHOPIFY_STORE, cli, cli_process, wait_until, write_config
 
 
 def wait_ready(url: str) -> httpx.Response:
@@ -36,6 +37,8 @@ def test_run_serves_health_and_stops_on_sigterm(tmp_path: Path, database_url: st
         assert httpx.get(f"http://{listen}/healthz").json() == {"status": "ok"}
         metrics = httpx.get(f"http://{listen}/metrics").text
         assert "connector_webhooks_received" in metrics
+        auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        assert httpx.get(f"http://{listen}/api/stores", headers=auth).json()["daemon"]["running"] is True
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -44,6 +47,9 @@ def test_run_serves_health_and_stops_on_sigterm(tmp_path: Path, database_url: st
     assert proc.returncode == 0, err
     assert "daemon_stopped" in out
     assert "shpat_test_token" not in out + err
+    status = cli("status", "--json", "--config", str(config), cwd=tmp_path)
+    assert status.returncode == 1  # a cleanly stopped daemon takes its heartbeat with it: at once "not running"
+    assert json.loads(status.stdout)["daemon"]["running"] is False
 
 
 def test_second_daemon_on_the_same_sqlite_file_refuses(tmp_path: Path, sqlite_url: str) -> None:

@@ -305,6 +305,8 @@ def test_the_overview_shows_each_store_the_queues_and_the_charts(shop: Shop) -> 
     assert "bc-shop" in page.text
     assert "bigcommerce" in page.text
     assert "never" in page.text  # not polled yet
+    assert '<span class="badge badge-unhealthy">unhealthy</span>' in page.text  # no daemon holds the store here
+    assert "daemon not running" in page.text
     assert page.text.count("<svg viewBox") == 2
     assert "bc-shop: 1 order</title>" in page.text
     assert 'href="/queue?location=amsterdam"' in page.text
@@ -672,11 +674,12 @@ def test_the_activity_chart_stacks_stores_per_hour_and_draws_the_delay() -> None
 
 def test_the_lag_chart_marks_unhealthy_stores() -> None:
     stores = [
-        {"store": "a", "healthy": True, "last_success_age_s": 30},
-        {"store": "b", "healthy": False, "last_success_age_s": 600},
-        {"store": "c", "healthy": True, "last_success_age_s": None},
+        {"store": "a", "health": "healthy", "last_success_age_s": 30},
+        {"store": "b", "health": "unhealthy", "last_success_age_s": 600},
+        {"store": "c", "health": "healthy", "last_success_age_s": None},
+        {"store": "d", "health": "degraded", "last_success_age_s": 60},  # polls fine: not red
     ]
     chart = lag_chart(stores)
-    assert [r.fill for r in chart.rects] == ["#16a34a", "#dc2626"]
-    assert chart.description == "a: 30 s; b: 10 min; c: never polled"
+    assert [r.fill for r in chart.rects] == ["#16a34a", "#dc2626", "#16a34a"]
+    assert chart.description == "a: 30 s; b: 10 min; c: never polled; d: 1 min"
     assert (duration(42), duration(7200), duration(90)) == ("42 s", "2 h", "1.5 min")

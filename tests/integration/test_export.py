@@ -155,8 +155,8 @@ def test_filters_store_status_and_since(config: Path, orders_json: dict[int, dic
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--status", "bogus"), "expected one of: open, completed, cancelled"),
-        (("--store", "nosuchstore"), "expected one of: sbx-"),
+        (("--status", "bogus"), "is not one of: open, completed, cancelled"),
+        (("--store", "nosuchstore"), "is not one of: sbx-"),
         (("--since", "yesterday-ish"), "--since"),
         (("--format", "pdf"), "'pdf' is not one of"),
     ],
@@ -185,6 +185,6 @@ def test_api_streams_the_same_export_and_needs_the_token(config: Path, orders_js
             assert len(lines.text.splitlines()) == SEEDED[Platform.SHOPIFY]
             bad = client.get("/api/orders/export", params={"status": "bogus"}, headers=auth)
             assert bad.status_code == 422
-            assert "expected one of: open, completed, cancelled" in bad.text
+            assert "is not one of: open, completed, cancelled" in bad.text
     finally:
         runtime.close()

@@ -150,8 +150,8 @@ def test_slip_for_one_location_and_a_pickup_shows_where_to_collect(config: Path)
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (("picklist", "--location", "paris"), 2, "expected one of: amsterdam, utrecht"),
-        (("slip", "1001", "--location", "paris"), 2, "expected one of: amsterdam, utrecht"),
+        (("picklist", "--location", "paris"), 2, "is not one of: amsterdam, utrecht"),
+        (("slip", "1001", "--location", "paris"), 2, "is not one of: amsterdam, utrecht"),
         (("slip", "9999"), 1, "no order '9999'"),
         (("slip", "1002", "--location", "amsterdam"), 1, "has no fulfilment at amsterdam (locations: utrecht)"),
     ],
