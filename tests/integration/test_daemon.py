@@ -16,7 +16,7 @@ from connector.storage.runtime import Runtime
 from tests.support import SHOPIFY_STORE, cli, cli_process, write_config
 
 
-def wait_ready(url: str, timeout: float = 20) -> httpx.Response:
+def wait_ready(url: str, timeout: float = 60) -> httpx.Response:  # generous: xdist workers share the CPU
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
