@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -36,6 +37,7 @@ pytestmark = [pytest.mark.release, pytest.mark.xdist_group("wheel")]
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements" / "lock.txt"
 PACKAGES = ("connector", "sandbox")
+NOT_SOURCE = (".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "state")
 SITE_PACKAGES = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
 
 
@@ -55,8 +57,12 @@ def _run(*args: str | Path, cwd: Path, timeout: float = 600) -> subprocess.Compl
 
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # From a copy: building an sdist stages files beside pyproject.toml, which must not collide with anything
+    # else using the checkout (another xdist worker, a second run).
+    source = tmp_path_factory.mktemp("source")
+    shutil.copytree(ROOT, source, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     out = tmp_path_factory.mktemp("dist")
-    _run(sys.executable, "-m", "build", "--outdir", out, ROOT, cwd=out)
+    _run(sys.executable, "-m", "build", "--outdir", out, source, cwd=out)
     (built,) = out.glob("*.whl")
     return built
 
