@@ -24,6 +24,7 @@ from connector.sync.receipts_first import receipt_ended, receipt_started
 from connector.sync.webhooks import DeliveryWriter
 from connector.web.api import build_api
 from connector.web.dashboard import build_dashboard
+from connector.web.docs import mount_docs
 
 log = structlog.get_logger(__name__)
 
@@ -40,9 +41,10 @@ def create_app(
         title="Order sync connector",
         version=__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # `web.docs` serves it, without a CDN
         redoc_url=None,
     )
+    mount_docs(app)
     app.state.runtime = runtime
     service = Service(runtime)
     app.include_router(build_api(runtime, service, on_action))
