@@ -27,7 +27,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from connector.storage.db import DatabaseLock
 from tests.acceptance.harness import wait_for
+from tests.support import cli
 
 WITHIN = 60.0  # seconds, from starting the command: issue #7's "within a minute"
 ALLOCATED_WITHIN = 60.0  # seconds, from the ready line: issue #12's window for 80 % of the orders to have fulfilments
@@ -285,3 +287,16 @@ def iter_queue(lines: queue.Queue[str]) -> list[str]:
     while not lines.empty():
         found.append(lines.get_nowait())
     return found
+
+
+def test_a_second_demo_on_the_same_state_refuses_and_removes_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    database = state / "demo.db"
+    database.write_bytes(b"the running demo's data")
+    with DatabaseLock(f"sqlite:///{database}"):  # as the running demo's daemon holds it
+        done = cli("demo", "--json", "--port", "0", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "already running" in done.stderr
+    assert done.stdout == ""
+    assert database.read_bytes() == b"the running demo's data"
