@@ -11,7 +11,9 @@ from typing import Annotated
 
 import typer
 
+from connector.cli.common import fail
 from connector.orders.model import Platform
+from connector.runtime.errors import DaemonLocked
 
 
 class PlatformChoice(StrEnum):
@@ -69,12 +71,28 @@ def demo(
         typer.Option(
             min=0,
             max=65535,
-            help="Serve the dashboard and API on this port instead of config/demo.toml's (0 picks a free one).",
+            help="Serve the dashboard and API on this port instead of the demo template's 8080 (0 picks a free one).",
             show_default=False,
         ),
     ] = None,
+    keep_state: Annotated[
+        bool, typer.Option("--keep-state", help="Keep the last run's database, orders and stock in state/.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Log to the terminal (stderr with --json) instead of state/demo.log.")
+    ] = False,
+    order_interval: Annotated[float, typer.Option(min=0.05, help="Seconds between the trickle's new orders.")] = 3.0,
 ) -> None:
-    """Run the four sandboxes with a trickle of new orders and the daemon against them (Ctrl-C stops all)."""
-    from connector.app.demo import run_demo
+    """Run the four sandboxes with a trickle of new orders, stock at the locations, and the daemon (Ctrl-C stops all).
 
-    raise SystemExit(run_demo(as_json=as_json, port=port))
+    Each run starts from a fresh state/ (database, log, stock count file) unless --keep-state."""
+    from connector.app.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        as_json=as_json, port=port, keep_state=keep_state, verbose=verbose, order_interval=order_interval
+    )
+    try:
+        code = run_demo(options)
+    except DaemonLocked as exc:
+        fail(str(exc), code=1)
+    raise SystemExit(code)

@@ -135,11 +135,7 @@ def test_the_installed_daemon_serves_its_api_docs_and_stops_on_sigterm(installed
 
 
 def test_the_installed_demo_starts_in_an_empty_folder_and_stops_on_ctrl_c(installed: Path, tmp_path: Path) -> None:
-    wheel_has_template = (installed.parent / SITE_PACKAGES / "connector/app/demo.toml").is_file()
-    if not wheel_has_template:
-        # Until the demo's template is package data, the demo finds `config/demo.toml` in its working directory.
-        (tmp_path / "config").mkdir()
-        (tmp_path / "config/demo.toml").write_text((ROOT / "config/demo.toml").read_text())
+    assert (installed.parent / SITE_PACKAGES / "connector/app/demo.toml").is_file()  # the template is package data
     with (tmp_path / "demo.log").open("w+") as log:
         proc = subprocess.Popen(
             [installed / "connector", "demo", "--json", "--port", "0"],

@@ -109,5 +109,5 @@ def test_shipped_example_and_demo_configs_are_valid() -> None:
     env["CONNECTOR_ADMIN_TOKEN"] = "x" * 20
     example = load_config(ROOT / "config" / "connector.example.toml", env=env)
     assert [s.name for s in example.stores] == ["ams-shopify", "ams-woo"]
-    demo = load_config(ROOT / "config" / "demo.toml", env=env)
+    demo = load_config(ROOT / "connector" / "app" / "demo.toml", env=env)
     assert [loc.name for loc in demo.locations] == ["amsterdam", "utrecht", "rotterdam"]
