@@ -47,7 +47,11 @@ class WebhookDelivery:
     payload: Mapping[str, Any] | None = None  # None for thin payloads: fetch the order
     updated_at: datetime | None = None  # the version the payload describes, when it says
     ping: bool = False  # a platform's "is this URL alive" call: answer 200, keep nothing
-    deleted: bool = False
+    # Destructive topics. Platforms sign the body, not the topic (a header, or our `?topic=`), so a delete or a
+    # cancel is applied only once the platform confirms it when read back (`connector.sync.store_sync`).
+    deleted: bool = False  # the topic says the order was deleted (archived, trashed)
+    cancelled: bool = False  # the topic says the order was cancelled
+    contradiction: str = ""  # why the signed body contradicts the topic: the delivery is dead-lettered with it
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from connector.mapping import MappingContext, ReservationRule, map_order
 from connector.orders.model import Order
-from connector.platforms import PLATFORMS, Platform, RateBudget, open_client
+from connector.platforms import PLATFORMS, Platform, RateBudget, WebhookDelivery, open_client
 from connector.runtime.config import StoreConfig
 from connector.runtime.errors import FatalError, RetriableError, SkippableError, SyncError, WebhookRejected
 from connector.storage import inbox
@@ -200,17 +200,47 @@ class StoreSync:
             return "alone"
         try:
             delivery = PLATFORMS[self.store.platform].parse_webhook(stored.headers, stored.body)
+            if delivery.contradiction:
+                raise SkippableError(f"the {delivery.topic} delivery contradicts its body: {delivery.contradiction}")
             if delivery.deleted:
                 return "alone"
-            raw = self.client.complete(delivery)
-            if raw is None:
-                raise SkippableError(f"order {delivery.external_id} no longer exists on {self.store.platform.value}")
-            return stored.id, self.map(raw), stored.topic
+            return stored.id, self._confirmed_order(delivery), stored.topic
         except SyncError as exc:
             self._delivery_failed(stored.id, exc)
         except (ValueError, WebhookRejected) as exc:  # a stored body that no longer parses
             self._delivery_failed(stored.id, SkippableError(f"unreadable delivery: {exc}", store=self.store.name))
         return None
+
+    def _confirmed_order(self, delivery: WebhookDelivery) -> Order:
+        """The order a delivery brings, a cancellation only as the platform confirms it when read back.
+
+        Platforms sign the body, not the topic: a captured body re-sent under a cancelling topic, or an old body
+        that says cancelled, must not cancel an order (and give its stock back) that the platform still has open.
+        Shopify and BigCommerce deliveries are read back anyway (`complete`); the others are read back here when
+        the topic or the body says cancelled. An outage while reading raises `RetriableError`: delayed, not dropped.
+        """
+        raw = self.client.complete(delivery)
+        if raw is None:
+            raise SkippableError(f"order {delivery.external_id} no longer exists on {self.store.platform.value}")
+        order = self.map(raw)
+        if (delivery.cancelled or order.cancelled) and raw is delivery.payload:
+            raw = self.client.fetch_order(delivery.external_id)
+            if raw is None:
+                raise SkippableError(f"order {delivery.external_id} no longer exists on {self.store.platform.value}")
+            order = self.map(raw)
+        if delivery.cancelled and not order.cancelled:
+            raise SkippableError(
+                f"{delivery.topic} not confirmed: {self.store.platform.value} says order {delivery.external_id} "
+                "is not cancelled"
+            )
+        return order
+
+    def _confirm_deleted(self, delivery: WebhookDelivery) -> None:
+        """A deletion is applied only when the platform no longer has the order (gone, archived, trashed)."""
+        if self.client.fetch_order(delivery.external_id) is not None:
+            raise SkippableError(
+                f"{delivery.topic} not confirmed: {self.store.platform.value} still has order {delivery.external_id}"
+            )
 
     def _ingest_deliveries(self, ready: Sequence[tuple[int, Order, str]]) -> None:
         """Ingest the orders of these deliveries and finish them, a few at a time in one transaction that ends early
@@ -246,6 +276,7 @@ class StoreSync:
                 self._ingest_raw(stored.id, json.loads(stored.body), stored.topic)
                 return
             delivery = PLATFORMS[self.store.platform].parse_webhook(stored.headers, stored.body)
+            self._confirm_deleted(delivery)
             with self.runtime.sessions.begin() as session:
                 source = f"webhook {stored.topic}"
                 order_id = mark_deleted(session, self.store_id, delivery.external_id, source=source)
