@@ -51,10 +51,16 @@ class ConfigError(Exception):
 
 
 class WebhookRejected(Exception):
-    def __init__(self, status: int, reason: str) -> None:
+    """`kind` is the reason's class, a fixed word (a metric label; never from the request): by default the status's
+    (`signature` for 401, `payload` for 400, `too_large` for 413), finer where the refuser knows (`too_deep`)."""
+
+    KINDS = {400: "payload", 401: "signature", 404: "unknown_store", 413: "too_large"}
+
+    def __init__(self, status: int, reason: str, *, kind: str = "") -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.kind = kind or self.KINDS.get(status, "other")
 
 
 class DaemonLocked(Exception):
