@@ -26,11 +26,17 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import structlog
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_delay,
+)
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_random_exponential
 
-from connector.runtime.errors import FatalError, RateLimited, RetriableError, SkippableError
+from connector.runtime.errors import FatalError, RateLimited, RetriableError, SkippableError, Stopped
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -295,7 +301,7 @@ def call(budget: RateBudget, fn: Callable[[], T], *, policy: RetryPolicy = Retry
         )
 
     retrying = Retrying(
-        retry=retry_if_exception_type(RetriableError),
+        retry=retry_if_exception_type(RetriableError) & retry_if_not_exception_type(Stopped),
         wait=_WaitRetryAfter(wait_random_exponential(multiplier=policy.initial, max=policy.maximum), policy.max_delay),
         stop=stop_after_delay(policy.max_delay) | _StopAfterFailures(policy),
         before_sleep=before_sleep,

@@ -2,7 +2,8 @@
 
     SyncError                  root; carries store, platform and external_id where known
     ├── RetriableError         try again later (timeouts, 5xx, 429, connection refused)
-    │   └── RateLimited        the platform said "slow down"; `retry_after` seconds if it said how long
+    │   ├── RateLimited        the platform said "slow down"; `retry_after` seconds if it said how long
+    │   └── Stopped            the process is stopping: the work stays where it is (never retried in-process)
     ├── FatalError             stop this store and alert (bad credentials, 404 on the store itself)
     └── SkippableError         dead-letter this one item and go on (a payload we cannot map)
     ConfigError                the configuration is wrong; names the key; the CLI exits 2
@@ -31,6 +32,11 @@ class RateLimited(RetriableError):
     def __init__(self, message: str, *, retry_after: float | None = None, **context: str) -> None:
         super().__init__(message, **context)
         self.retry_after = retry_after
+
+
+class Stopped(RetriableError):
+    """The process is stopping (SIGTERM): a wait was cut short and the call not made. Every boundary treats it as
+    retriable (delayed, never dropped: a poll's cursor stays at its last page), but `call` does not retry it."""
 
 
 class FatalError(SyncError):

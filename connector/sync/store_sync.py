@@ -33,7 +33,14 @@ from connector.mapping import MappingContext, ReservationRule, map_order
 from connector.orders.model import Order
 from connector.platforms import PLATFORMS, Platform, RateBudget, WebhookDelivery, open_client
 from connector.runtime.config import StoreConfig
-from connector.runtime.errors import FatalError, RetriableError, SkippableError, SyncError, WebhookRejected
+from connector.runtime.errors import (
+    FatalError,
+    RetriableError,
+    SkippableError,
+    Stopped,
+    SyncError,
+    WebhookRejected,
+)
 from connector.storage import inbox
 from connector.storage import tables as t
 from connector.storage.runtime import Runtime
@@ -99,10 +106,19 @@ def mapping_context(store: StoreConfig, locations: Iterable[Any]) -> MappingCont
 class StoreSync:
     """Everything inbound for one store: its client (lazily opened), budget, mapping context."""
 
-    def __init__(self, runtime: Runtime, store: StoreConfig, client: Platform | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        store: StoreConfig,
+        client: Platform | None = None,
+        *,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.runtime = runtime
         self.store = store
+        self.stop = stop or threading.Event()  # set: polls end after their page, waits for rate end at once
         self.budget: RateBudget = PLATFORMS[store.platform].budget()
+        self.budget.sleep = self._sleep
         self._client = client
         self.context = mapping_context(store, runtime.config.locations)
         self.location_ids = {  # our location name -> this platform's id for it
@@ -113,6 +129,11 @@ class StoreSync:
         self.hooks: list[IngestHooks] = []
         self._poll_lock = threading.Lock()
         self._client_lock = threading.Lock()
+
+    def _sleep(self, seconds: float) -> None:
+        """The budget's and the retries' waits: cut short by `stop` (SIGTERM must not wait out a rate window)."""
+        if self.stop.wait(seconds):
+            raise Stopped("stopping: the call was not made", store=self.store.name)
 
     @property
     def store_id(self) -> int:
@@ -176,7 +197,11 @@ class StoreSync:
         order).
         """
         ready: list[tuple[int, Order, str]] = []
-        for delivery in deliveries:
+        for n, delivery in enumerate(deliveries):
+            if self.stop.is_set():  # the rest goes back to the queue at once, for the next start
+                self._ingest_deliveries(ready)
+                self._release([d.id for d in deliveries[n:]])
+                return
             yield_to_receipts()
             prepared = self._prepare(delivery)
             if prepared is None:
@@ -295,7 +320,15 @@ class StoreSync:
             self.ingest(session, [order], Origin(source, topic, item_id))
             inbox.finish(session, item_id, external_id=order.external_id)
 
+    def _release(self, item_ids: Sequence[int]) -> None:
+        with self.runtime.sessions.begin() as session:
+            for item_id in item_ids:
+                inbox.postpone(session, item_id, "the daemon stopped before it was processed", 0)
+
     def _delivery_failed(self, item_id: int, exc: SyncError) -> None:
+        if isinstance(exc, Stopped):
+            self._release([item_id])
+            return
         with self.runtime.sessions.begin() as session:
             if isinstance(exc, SkippableError):
                 inbox.dead_letter(session, item_id, str(exc))
@@ -329,6 +362,12 @@ class StoreSync:
                 result.pages += 1
                 if progress:
                     progress(len(page.orders), page.total)
+                if self.stop.is_set():
+                    raise Stopped("stopping after this page", store=self.store.name)
+        except Stopped:
+            # The cursor stays at the last page ingested: the next poll (or `resync` again) goes on from there.
+            log.info("poll_stopped", store=self.store.name, pages=result.pages, seen=result.seen)
+            return result
         except (RetriableError, FatalError) as exc:
             with self.runtime.sessions.begin() as session:
                 self._record_error(session, str(exc))
