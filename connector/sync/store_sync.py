@@ -21,6 +21,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
@@ -56,6 +57,7 @@ OVERLAP = timedelta(minutes=5)
 # SQLite has one writer), so a receipt waits for one step, not for the whole chunk.
 WEBHOOK_CHUNK = 25
 WEBHOOK_STEP = 2
+MAX_STORE_WORKERS = 8  # stores whose inbox is processed at the same time
 
 
 class StoredDelivery(NamedTuple):
@@ -462,21 +464,29 @@ class StoreSync:
 
 
 def process_inbox(syncs: Mapping[str, StoreSync], worker: str, limit: int = 50) -> int:
-    """Claim and ingest pending deliveries of the given stores; returns how many were handled."""
+    """Claim and ingest pending deliveries of the given stores; returns how many were handled.
+
+    Each store claims its own (up to `limit`) and is processed in a thread of its own, at most
+    `MAX_STORE_WORKERS` at a time: a store waiting on its platform (rate budget, a slow answer) holds up only its
+    own deliveries, never another store's.
+    """
     if not syncs:
         return 0
-    by_id = {s.store_id: s for s in syncs.values()}
-    runtime = next(iter(syncs.values())).runtime
-    with runtime.sessions.begin() as session:
-        claimed = inbox.claim(session, list(by_id), worker, limit=limit)
+    stores = list(syncs.values())
+    if len(stores) == 1:
+        return _process_store_inbox(stores[0], worker, limit)
+    with ThreadPoolExecutor(max_workers=min(len(stores), MAX_STORE_WORKERS), thread_name_prefix="inbox") as pool:
+        return sum(done.result() for done in [pool.submit(_process_store_inbox, s, worker, limit) for s in stores])
+
+
+def _process_store_inbox(sync: StoreSync, worker: str, limit: int) -> int:
+    with sync.runtime.sessions.begin() as session:
+        claimed = inbox.claim(session, [sync.store_id], worker, limit=limit)
         rows = session.execute(
-            select(t.InboxItem.store_id, *_DELIVERY_COLUMNS).where(t.InboxItem.id.in_(claimed)).order_by(t.InboxItem.id)
+            select(*_DELIVERY_COLUMNS).where(t.InboxItem.id.in_(claimed)).order_by(t.InboxItem.id)
         ).all()
-    by_store: dict[int, list[StoredDelivery]] = {}
-    for store_id, *fields in rows:
-        by_store.setdefault(store_id, []).append(StoredDelivery(*fields))
-    for store_id, deliveries in by_store.items():
-        by_id[store_id].process_deliveries(deliveries)
+    if rows:
+        sync.process_deliveries([StoredDelivery(*fields) for fields in rows])
     return len(claimed)
 
 

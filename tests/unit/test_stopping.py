@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 import samples
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, create_engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.platforms.base import OrderPage, call
@@ -179,3 +180,86 @@ def test_with_replicas_only_claims_of_a_daemon_without_a_live_lease_are_taken_ba
 
     with sessions.begin() as session:
         assert outbox.claim(session, [store_id], "host:202") == items[:1]
+
+
+# --- one slow store does not hold up another (issue #15, hole 4; the inbox part) ---------------------------------
+class SlowWoo:
+    """A platform that answers a read only when `go` is set (a store waiting on its rate budget)."""
+
+    def __init__(self, go: threading.Event | None = None) -> None:
+        self.go = go
+        self.waiting = threading.Event()
+
+    def fetch_order(self, external_id: str) -> dict[str, Any] | None:
+        return None
+
+    def complete(self, delivery: Any) -> Any:
+        if self.go is not None:
+            self.waiting.set()
+            self.go.wait()
+        return delivery.payload
+
+
+def test_a_slow_store_does_not_delay_another_stores_deliveries(tmp_path: Path) -> None:
+    store = {
+        "platform": "woocommerce",
+        "base_url": "https://w.example",
+        "credentials": {"consumer_key": "ck", "consumer_secret": "cs"},
+        "webhook_secret": "s3cret-isolation",
+    }
+    config = validate_config(
+        {
+            "daemon": {"admin_token": "x" * 20, "database_url": f"sqlite:///{tmp_path / 'iso.db'}"},
+            "stores": [{"name": "slow", **store}, {"name": "fast", **store}],
+        },
+        env={},
+    )
+    runtime = Runtime.open(config)
+    upgrade(runtime.engine)
+    runtime.sync_stores()
+    headers = {"x-wc-webhook-topic": "order.updated", "x-wc-webhook-id": "1"}
+    with runtime.sessions.begin() as session:  # the slow store's deliveries arrived first
+        keep_deliveries(
+            session,
+            [
+                delivery_values(store_id=runtime.store_ids[name], delivery_id=f"{name}-{n}", source="webhook",
+                                topic="order.updated", headers=headers,
+                                body=json.dumps(woo_order(n, "2026-05-01T10:00:00")).encode())
+                for name, ids in (("slow", range(1, 4)), ("fast", range(11, 14)))
+                for n in ids
+            ],
+        )  # fmt: skip
+    go = threading.Event()
+    slow, fast = SlowWoo(go), SlowWoo()
+    syncs = {
+        "slow": StoreSync(runtime, config.stores[0], client=slow),  # type: ignore[arg-type]
+        "fast": StoreSync(runtime, config.stores[1], client=fast),  # type: ignore[arg-type]
+    }
+    worker = threading.Thread(target=process_inbox, args=(syncs, "w"))
+    worker.start()
+    try:
+        assert slow.waiting.wait(10)
+        deadline = 100
+        while deadline and len(stored_ids(runtime)) < 3:  # bounded by rounds, not asserted on time
+            go.wait(0.05)
+            deadline -= 1
+        # Order of events: every fast delivery is stored while the slow store still has all of its pending.
+        assert stored_ids(runtime) == {"11", "12", "13"}
+    finally:
+        go.set()
+        worker.join(30)
+    runtime.close()
+    assert stored_ids_all(tmp_path) == {"1", "2", "3", "11", "12", "13"}
+
+
+def stored_ids(runtime: Runtime) -> set[str]:
+    with runtime.sessions() as session:
+        return set(session.scalars(select(t.Order.external_id)))
+
+
+def stored_ids_all(tmp_path: Path) -> set[str]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'iso.db'}")
+    with engine.connect() as conn:
+        ids = set(conn.scalars(select(t.Order.external_id)))
+    engine.dispose()
+    return ids
