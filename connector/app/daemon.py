@@ -5,7 +5,9 @@ Concurrency model: threads. uvicorn serves in its own thread; APScheduler's thre
 platform SDKs are synchronous, so nothing here is async except uvicorn's own loop.
 
 * SIGTERM / SIGINT set the stop event: the server stops taking requests, the scheduler finishes the jobs that are
-  running (no new ones start), and the process exits 0.
+  running (no new ones start), and the process exits 0. The stores' syncs share the event: a poll (a backfill too)
+  ends after its current page with its cursor kept, and a wait for a rate limit or a retry ends at once.
+* At start, claims a killed predecessor left on inbox and outbox rows are released at once (`reclaim`).
 * A background job that raises an exception nobody handled is a dead loop: the monitor stops everything and the
   process exits 1, instead of hanging on with half its work silently gone.
 * Webhook answers go first (`connector.sync.receipts_first`): background work yields while a receipt is in
@@ -37,7 +39,7 @@ from connector.runtime.config import Config
 from connector.runtime.errors import FatalError, RetriableError
 from connector.stock.order_effects import Stocker
 from connector.storage.db import DatabaseLock, upgrade
-from connector.storage.leases import release_lease, renew_lease
+from connector.storage.leases import release_lease, release_orphaned_claims, renew_lease
 from connector.storage.runtime import Runtime
 from connector.sync.outbox import drain
 from connector.sync.status import store_status
@@ -83,7 +85,7 @@ class Daemon:
         self.server: _Server | None = None
         self.app: FastAPI | None = None
         self.stocker = Stocker(runtime.config)
-        self.syncs = {s.name: StoreSync(runtime, s) for s in runtime.config.stores}
+        self.syncs = {s.name: StoreSync(runtime, s, stop=self._stop) for s in runtime.config.stores}
         for sync in self.syncs.values():
             sync.hooks.append(self.stocker)
         self.owned: set[str] = set()
@@ -221,10 +223,11 @@ class Daemon:
             sys.setswitchinterval(switch)
 
     def _run(self, config: Config) -> int:
-        with DatabaseLock(config.daemon.database_url):
+        with DatabaseLock(config.daemon.database_url) as lock:
             upgrade(self.runtime.engine)
             self.runtime.sync_stores()
             self._renew_leases()
+            self.reclaim(sole=lock.held)
             sock = self._bind()
             if sock is None:
                 return 1
@@ -242,6 +245,14 @@ class Daemon:
             return 1
         log.info("daemon_stopped", reason="signal")
         return 0
+
+    def reclaim(self, *, sole: bool) -> None:
+        """Take back at once the deliveries and write-backs a killed predecessor left claimed (SQLite: this daemon
+        holds the file lock, so it is the only one; PostgreSQL: the holder's daemon lease has expired)."""
+        with self.runtime.sessions.begin() as session:
+            released = release_orphaned_claims(session, self.identity, sole=sole)
+        if released:
+            log.info("orphaned_claims_released", count=released)
 
     def _install_signals(self) -> None:
         if threading.current_thread() is threading.main_thread():

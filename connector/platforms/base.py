@@ -26,11 +26,17 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import structlog
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_delay,
+)
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_random_exponential
 
-from connector.runtime.errors import FatalError, RateLimited, RetriableError, SkippableError
+from connector.runtime.errors import FatalError, RateLimited, RetriableError, SkippableError, Stopped
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -47,7 +53,11 @@ class WebhookDelivery:
     payload: Mapping[str, Any] | None = None  # None for thin payloads: fetch the order
     updated_at: datetime | None = None  # the version the payload describes, when it says
     ping: bool = False  # a platform's "is this URL alive" call: answer 200, keep nothing
-    deleted: bool = False
+    # Destructive topics. Platforms sign the body, not the topic (a header, or our `?topic=`), so a delete or a
+    # cancel is applied only once the platform confirms it when read back (`connector.sync.store_sync`).
+    deleted: bool = False  # the topic says the order was deleted (archived, trashed)
+    cancelled: bool = False  # the topic says the order was cancelled
+    contradiction: str = ""  # why the signed body contradicts the topic: the delivery is dead-lettered with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +301,7 @@ def call(budget: RateBudget, fn: Callable[[], T], *, policy: RetryPolicy = Retry
         )
 
     retrying = Retrying(
-        retry=retry_if_exception_type(RetriableError),
+        retry=retry_if_exception_type(RetriableError) & retry_if_not_exception_type(Stopped),
         wait=_WaitRetryAfter(wait_random_exponential(multiplier=policy.initial, max=policy.maximum), policy.max_delay),
         stop=stop_after_delay(policy.max_delay) | _StopAfterFailures(policy),
         before_sleep=before_sleep,

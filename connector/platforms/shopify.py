@@ -118,8 +118,21 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
         return WebhookDelivery(key, topic, order_id)
     order_id = _order_id(payload.get("id"))
     if topic == "orders/delete":
-        return WebhookDelivery(key, topic, order_id, deleted=True)
-    return WebhookDelivery(key, topic, order_id, payload=payload, updated_at=_utc(payload.get("updated_at")))
+        return WebhookDelivery(key, topic, order_id, deleted=True, contradiction=_delete_contradiction(payload))
+    cancelled = topic == "orders/cancelled"
+    contradiction = ""
+    if cancelled and not payload.get("cancelled_at"):
+        contradiction = "the orders/cancelled body says the order is not cancelled (no cancelled_at)"
+    updated = _utc(payload.get("updated_at"))
+    return WebhookDelivery(
+        key, topic, order_id, payload=payload, updated_at=updated, cancelled=cancelled, contradiction=contradiction
+    )
+
+
+def _delete_contradiction(payload: Mapping[str, Any]) -> str:
+    """An `orders/delete` body is only `{"id": …}`; a whole order under that topic is some other event's body."""
+    extra = sorted(set(payload) - {"id"})
+    return f"the orders/delete body is a whole order (it has {', '.join(extra[:3])}), not a deletion" if extra else ""
 
 
 def _order_id(value: object) -> str:

@@ -33,13 +33,13 @@ def webhook_json(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
     except RecursionError:
-        raise WebhookRejected(400, f"the webhook body nests deeper than {MAX_DEPTH} levels") from None
+        raise WebhookRejected(400, f"the webhook body nests deeper than {MAX_DEPTH} levels", kind="too_deep") from None
     except ValueError:  # UnicodeDecodeError included
-        raise WebhookRejected(400, "the webhook body is not JSON") from None
+        raise WebhookRejected(400, "the webhook body is not JSON", kind="not_json") from None
     if not isinstance(payload, dict):
-        raise WebhookRejected(400, "the webhook body is not a JSON object")
+        raise WebhookRejected(400, "the webhook body is not a JSON object", kind="not_object")
     if _depth_exceeds(payload, MAX_DEPTH):
-        raise WebhookRejected(400, f"the webhook body nests deeper than {MAX_DEPTH} levels")
+        raise WebhookRejected(400, f"the webhook body nests deeper than {MAX_DEPTH} levels", kind="too_deep")
     return payload
 
 

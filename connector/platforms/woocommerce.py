@@ -133,7 +133,9 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
     if topic == "order.deleted":  # body is only {"id": …}: the delivery header tells a later trash from a repeat
         sent = headers.get("x-wc-webhook-delivery-id", "")
         key = f"wc:{webhook_id}:{order_id}:deleted" + (f":{sent}" if sent else "")
-        return WebhookDelivery(delivery_id=key, topic=topic, external_id=order_id, deleted=True)
+        extra = sorted(set(payload) - {"id"})
+        contradiction = f"the order.deleted body is a whole order (it has {', '.join(extra[:3])})" if extra else ""
+        return WebhookDelivery(key, topic, order_id, deleted=True, contradiction=contradiction)
     modified = str(payload.get("date_modified_gmt") or "")
     # The body is built when delivered: two changes in one second differ by content, a repeat does not.
     key = f"wc:{webhook_id}:{order_id}:{modified}:{hashlib.sha256(body).hexdigest()[:16]}"
@@ -323,6 +325,8 @@ class WooCommerceClient:
             return None
         if not isinstance(reply.data, dict):
             raise RetriableError(f"get order {external_id}: the answer is not a JSON object", **self._context)
+        if reply.data.get("status") == "trash":
+            return None  # WooCommerce's delete (order.deleted) moves the order to the trash
         return reply.data
 
     def complete(self, delivery: WebhookDelivery) -> Mapping[str, Any] | None:

@@ -7,6 +7,7 @@ raises `ConfigError` whose message names the dotted key at fault, e.g. `stores[1
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -43,6 +44,14 @@ REQUIRED_CREDENTIALS: dict[Platform, tuple[str, ...]] = {
     Platform.BIGCOMMERCE: ("access_token",),
     Platform.LIGHTSPEED: ("api_key", "api_secret"),
 }
+# Credential keys a platform may take besides those; any other key is a mistake (a typo leaves a setting unused).
+OPTIONAL_CREDENTIALS: dict[Platform, tuple[str, ...]] = {
+    Platform.SHOPIFY: (),
+    Platform.WOOCOMMERCE: ("query_string_auth",),
+    Platform.BIGCOMMERCE: ("client_id",),
+    Platform.LIGHTSPEED: (),
+}
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
 def parse_duration(value: object) -> timedelta:
@@ -64,10 +73,36 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 def _http_url(value: str) -> str:
+    """An http(s) base URL: a valid host (name or IP), an optional port and path; no spaces, query or fragment."""
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError(f"{value!r} is not an http(s) URL: it contains spaces or control characters")
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ValueError(f"{value!r} is not an http(s) URL")
+    if not _valid_host(parts.hostname or ""):
+        raise ValueError(f"{value!r} is not an http(s) URL: {parts.hostname or 'no host'!r} is not a host name")
+    try:
+        parts.port  # noqa: B018 -- urlsplit checks the port only when asked
+    except ValueError:
+        raise ValueError(f"{value!r} is not an http(s) URL: the port is not a number from 0 to 65535") from None
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValueError(f"{value!r} is a base URL: it takes no query or fragment")
     return value.rstrip("/")
+
+
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        labels = host.removesuffix(".").split(".")
+        return len(host) <= 253 and all(_HOST_LABEL.match(label) for label in labels)
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty (leave the key out instead)")
+    return value
 
 
 HttpUrl = Annotated[str, BeforeValidator(lambda v: _http_url(str(v)))]
@@ -176,6 +211,12 @@ class StoreConfig(_Strict):
             raise ValueError(f"unknown strategy {value!r} (expected one of {', '.join(allowed)})")
         return value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        """Left out, the store takes no webhooks (every delivery is refused); given, it must be a secret."""
+        return _not_blank(value)
+
     @field_validator("credentials")
     @classmethod
     def _credentials(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
@@ -202,6 +243,20 @@ class Config(_Strict):
                 if name in seen:
                     raise ConfigError(f"{what}[{index}].name", f"duplicate name {name!r}")
                 seen.add(name)
+        return self
+
+    @model_validator(mode="after")
+    def _credential_keys(self) -> Config:
+        """Each credential is one the platform takes, and not empty; the key named is the one to fix."""
+        for index, store in enumerate(self.stores):
+            known = REQUIRED_CREDENTIALS[store.platform] + OPTIONAL_CREDENTIALS[store.platform]
+            for name, value in store.credentials.items():
+                key = f"stores[{index}].credentials.{name}"
+                if name not in known:
+                    expected = ", ".join(known)
+                    raise ConfigError(key, f"unknown credential for {store.platform.value} (expected {expected})")
+                if not value.strip():
+                    raise ConfigError(key, "is empty")
         return self
 
     def store(self, name: str) -> StoreConfig:

@@ -19,8 +19,16 @@ class Metrics:
         self.webhooks_received = Counter(
             "connector_webhooks_received", "Webhook deliveries accepted", ["store"], registry=r
         )
+        # Label values come from the configuration (store names) and fixed words (reason classes, see
+        # `WebhookRejected.kind`), never from a request: an unknown store is one label-free count.
         self.webhooks_rejected = Counter(
-            "connector_webhooks_rejected", "Webhook deliveries refused", ["store", "reason"], registry=r
+            "connector_webhooks_rejected",
+            "Webhook deliveries refused, by reason class",
+            ["store", "reason"],
+            registry=r,
+        )
+        self.webhooks_unknown_store = Counter(
+            "connector_webhooks_unknown_store", "Webhook deliveries to a store name that is not configured", registry=r
         )
         self.poll_lag = Gauge(
             "connector_poll_lag_seconds", "Seconds since the last successful poll", ["store"], registry=r

@@ -2,6 +2,10 @@
 
 A lease is taken with one conditional UPDATE (free, expired or already ours) or, when the row does not exist yet,
 one INSERT; both are atomic on SQLite and PostgreSQL, so two replicas never both believe they hold it.
+
+Each daemon also holds `daemon:<identity>`, the identity its inbox and outbox claims carry: a claim whose holder has
+no live daemon lease (or any claim not ours, when this daemon is known to be the only one) was left by a dead
+daemon, and `release_orphaned_claims` makes it claimable at once instead of after its hold expires.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connector.storage.tables import Lease
+from connector.storage.tables import InboxItem, Lease, OutboxItem
+from connector.storage.types import InboxStatus, OutboxStatus
 
 
 def renew_lease(session: Session, name: str, holder: str, ttl: timedelta, now: datetime | None = None) -> bool:
@@ -46,3 +51,27 @@ def lease_holder(session: Session, name: str, now: datetime | None = None) -> st
     if lease is None or lease.expires_at < now:
         return None
     return lease.holder
+
+
+def release_orphaned_claims(session: Session, holder: str, *, sole: bool, now: datetime | None = None) -> int:
+    """Make in-flight inbox and outbox claims of dead daemons claimable now; returns how many.
+
+    `sole`: this daemon is the only one on the database (SQLite's file lock says so), so every claim that is not
+    `holder`'s is a dead predecessor's. Otherwise a claim is orphaned when its holder holds no live `daemon:` lease.
+    Outbox rows stay in flight: whoever claims them goes through the clients' at-most-once checks (read first).
+    """
+    now = now or datetime.now(UTC)
+    live = {holder}
+    if not sole:
+        rows = session.scalars(select(Lease.holder).where(Lease.name.like("daemon:%"), Lease.expires_at >= now))
+        live |= set(rows)
+    released = 0
+    for table, status in ((OutboxItem, OutboxStatus.IN_FLIGHT.value), (InboxItem, InboxStatus.PROCESSING.value)):
+        result = session.execute(
+            update(table)
+            .where(table.status == status, table.claimed_until > now, table.claimed_by.not_in(live))
+            .values(claimed_until=now)
+            .execution_options(synchronize_session=False)
+        )
+        released += result.rowcount  # type: ignore[attr-defined]
+    return released

@@ -21,6 +21,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
@@ -31,9 +32,16 @@ from sqlalchemy.orm import Session
 
 from connector.mapping import MappingContext, ReservationRule, map_order
 from connector.orders.model import Order
-from connector.platforms import PLATFORMS, Platform, RateBudget, open_client
+from connector.platforms import PLATFORMS, Platform, RateBudget, WebhookDelivery, open_client
 from connector.runtime.config import StoreConfig
-from connector.runtime.errors import FatalError, RetriableError, SkippableError, SyncError, WebhookRejected
+from connector.runtime.errors import (
+    FatalError,
+    RetriableError,
+    SkippableError,
+    Stopped,
+    SyncError,
+    WebhookRejected,
+)
 from connector.storage import inbox
 from connector.storage import tables as t
 from connector.storage.runtime import Runtime
@@ -49,6 +57,7 @@ OVERLAP = timedelta(minutes=5)
 # SQLite has one writer), so a receipt waits for one step, not for the whole chunk.
 WEBHOOK_CHUNK = 25
 WEBHOOK_STEP = 2
+MAX_STORE_WORKERS = 8  # stores whose inbox is processed at the same time
 
 
 class StoredDelivery(NamedTuple):
@@ -99,10 +108,19 @@ def mapping_context(store: StoreConfig, locations: Iterable[Any]) -> MappingCont
 class StoreSync:
     """Everything inbound for one store: its client (lazily opened), budget, mapping context."""
 
-    def __init__(self, runtime: Runtime, store: StoreConfig, client: Platform | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        store: StoreConfig,
+        client: Platform | None = None,
+        *,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.runtime = runtime
         self.store = store
+        self.stop = stop or threading.Event()  # set: polls end after their page, waits for rate end at once
         self.budget: RateBudget = PLATFORMS[store.platform].budget()
+        self.budget.sleep = self._sleep
         self._client = client
         self.context = mapping_context(store, runtime.config.locations)
         self.location_ids = {  # our location name -> this platform's id for it
@@ -113,6 +131,11 @@ class StoreSync:
         self.hooks: list[IngestHooks] = []
         self._poll_lock = threading.Lock()
         self._client_lock = threading.Lock()
+
+    def _sleep(self, seconds: float) -> None:
+        """The budget's and the retries' waits: cut short by `stop` (SIGTERM must not wait out a rate window)."""
+        if self.stop.wait(seconds):
+            raise Stopped("stopping: the call was not made", store=self.store.name)
 
     @property
     def store_id(self) -> int:
@@ -176,7 +199,11 @@ class StoreSync:
         order).
         """
         ready: list[tuple[int, Order, str]] = []
-        for delivery in deliveries:
+        for n, delivery in enumerate(deliveries):
+            if self.stop.is_set():  # the rest goes back to the queue at once, for the next start
+                self._ingest_deliveries(ready)
+                self._release([d.id for d in deliveries[n:]])
+                return
             yield_to_receipts()
             prepared = self._prepare(delivery)
             if prepared is None:
@@ -200,17 +227,47 @@ class StoreSync:
             return "alone"
         try:
             delivery = PLATFORMS[self.store.platform].parse_webhook(stored.headers, stored.body)
+            if delivery.contradiction:
+                raise SkippableError(f"the {delivery.topic} delivery contradicts its body: {delivery.contradiction}")
             if delivery.deleted:
                 return "alone"
-            raw = self.client.complete(delivery)
-            if raw is None:
-                raise SkippableError(f"order {delivery.external_id} no longer exists on {self.store.platform.value}")
-            return stored.id, self.map(raw), stored.topic
+            return stored.id, self._confirmed_order(delivery), stored.topic
         except SyncError as exc:
             self._delivery_failed(stored.id, exc)
         except (ValueError, WebhookRejected) as exc:  # a stored body that no longer parses
             self._delivery_failed(stored.id, SkippableError(f"unreadable delivery: {exc}", store=self.store.name))
         return None
+
+    def _confirmed_order(self, delivery: WebhookDelivery) -> Order:
+        """The order a delivery brings, a cancellation only as the platform confirms it when read back.
+
+        Platforms sign the body, not the topic: a captured body re-sent under a cancelling topic, or an old body
+        that says cancelled, must not cancel an order (and give its stock back) that the platform still has open.
+        Shopify and BigCommerce deliveries are read back anyway (`complete`); the others are read back here when
+        the topic or the body says cancelled. An outage while reading raises `RetriableError`: delayed, not dropped.
+        """
+        raw = self.client.complete(delivery)
+        if raw is None:
+            raise SkippableError(f"order {delivery.external_id} no longer exists on {self.store.platform.value}")
+        order = self.map(raw)
+        if (delivery.cancelled or order.cancelled) and raw is delivery.payload:
+            raw = self.client.fetch_order(delivery.external_id)
+            if raw is None:
+                raise SkippableError(f"order {delivery.external_id} no longer exists on {self.store.platform.value}")
+            order = self.map(raw)
+        if delivery.cancelled and not order.cancelled:
+            raise SkippableError(
+                f"{delivery.topic} not confirmed: {self.store.platform.value} says order {delivery.external_id} "
+                "is not cancelled"
+            )
+        return order
+
+    def _confirm_deleted(self, delivery: WebhookDelivery) -> None:
+        """A deletion is applied only when the platform no longer has the order (gone, archived, trashed)."""
+        if self.client.fetch_order(delivery.external_id) is not None:
+            raise SkippableError(
+                f"{delivery.topic} not confirmed: {self.store.platform.value} still has order {delivery.external_id}"
+            )
 
     def _ingest_deliveries(self, ready: Sequence[tuple[int, Order, str]]) -> None:
         """Ingest the orders of these deliveries and finish them, a few at a time in one transaction that ends early
@@ -246,6 +303,7 @@ class StoreSync:
                 self._ingest_raw(stored.id, json.loads(stored.body), stored.topic)
                 return
             delivery = PLATFORMS[self.store.platform].parse_webhook(stored.headers, stored.body)
+            self._confirm_deleted(delivery)
             with self.runtime.sessions.begin() as session:
                 source = f"webhook {stored.topic}"
                 order_id = mark_deleted(session, self.store_id, delivery.external_id, source=source)
@@ -264,7 +322,15 @@ class StoreSync:
             self.ingest(session, [order], Origin(source, topic, item_id))
             inbox.finish(session, item_id, external_id=order.external_id)
 
+    def _release(self, item_ids: Sequence[int]) -> None:
+        with self.runtime.sessions.begin() as session:
+            for item_id in item_ids:
+                inbox.postpone(session, item_id, "the daemon stopped before it was processed", 0)
+
     def _delivery_failed(self, item_id: int, exc: SyncError) -> None:
+        if isinstance(exc, Stopped):
+            self._release([item_id])
+            return
         with self.runtime.sessions.begin() as session:
             if isinstance(exc, SkippableError):
                 inbox.dead_letter(session, item_id, str(exc))
@@ -298,6 +364,12 @@ class StoreSync:
                 result.pages += 1
                 if progress:
                     progress(len(page.orders), page.total)
+                if self.stop.is_set():
+                    raise Stopped("stopping after this page", store=self.store.name)
+        except Stopped:
+            # The cursor stays at the last page ingested: the next poll (or `resync` again) goes on from there.
+            log.info("poll_stopped", store=self.store.name, pages=result.pages, seen=result.seen)
+            return result
         except (RetriableError, FatalError) as exc:
             with self.runtime.sessions.begin() as session:
                 self._record_error(session, str(exc))
@@ -392,21 +464,29 @@ class StoreSync:
 
 
 def process_inbox(syncs: Mapping[str, StoreSync], worker: str, limit: int = 50) -> int:
-    """Claim and ingest pending deliveries of the given stores; returns how many were handled."""
+    """Claim and ingest pending deliveries of the given stores; returns how many were handled.
+
+    Each store claims its own (up to `limit`) and is processed in a thread of its own, at most
+    `MAX_STORE_WORKERS` at a time: a store waiting on its platform (rate budget, a slow answer) holds up only its
+    own deliveries, never another store's.
+    """
     if not syncs:
         return 0
-    by_id = {s.store_id: s for s in syncs.values()}
-    runtime = next(iter(syncs.values())).runtime
-    with runtime.sessions.begin() as session:
-        claimed = inbox.claim(session, list(by_id), worker, limit=limit)
+    stores = list(syncs.values())
+    if len(stores) == 1:
+        return _process_store_inbox(stores[0], worker, limit)
+    with ThreadPoolExecutor(max_workers=min(len(stores), MAX_STORE_WORKERS), thread_name_prefix="inbox") as pool:
+        return sum(done.result() for done in [pool.submit(_process_store_inbox, s, worker, limit) for s in stores])
+
+
+def _process_store_inbox(sync: StoreSync, worker: str, limit: int) -> int:
+    with sync.runtime.sessions.begin() as session:
+        claimed = inbox.claim(session, [sync.store_id], worker, limit=limit)
         rows = session.execute(
-            select(t.InboxItem.store_id, *_DELIVERY_COLUMNS).where(t.InboxItem.id.in_(claimed)).order_by(t.InboxItem.id)
+            select(*_DELIVERY_COLUMNS).where(t.InboxItem.id.in_(claimed)).order_by(t.InboxItem.id)
         ).all()
-    by_store: dict[int, list[StoredDelivery]] = {}
-    for store_id, *fields in rows:
-        by_store.setdefault(store_id, []).append(StoredDelivery(*fields))
-    for store_id, deliveries in by_store.items():
-        by_id[store_id].process_deliveries(deliveries)
+    if rows:
+        sync.process_deliveries([StoredDelivery(*fields) for fields in rows])
     return len(claimed)
 
 

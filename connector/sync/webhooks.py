@@ -71,8 +71,8 @@ def check(
         module.verify_webhook(headers, body, store.webhook_secret)
         delivery = module.parse_webhook(headers, body)
     except WebhookRejected as exc:
-        metrics.webhooks_rejected.labels(store.name, str(exc.status)).inc()
-        log.warning("webhook_rejected", store=store.name, status=exc.status, reason=exc.reason)
+        metrics.webhooks_rejected.labels(store.name, exc.kind).inc()
+        log.warning("webhook_rejected", store=store.name, status=exc.status, kind=exc.kind, reason=exc.reason)
         return Receipt(exc.status, {"error": exc.reason})
     if delivery.ping:
         log.info("webhook_ping_answered", store=store.name)

@@ -128,17 +128,21 @@ class WebhookEndpoint:
             self.on_webhook()  # after the answer: the woken worker must not delay it
 
     async def receive(self, store: str, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
+        config, store_id = self.stores.get(store), self.runtime.store_ids.get(store)
+        if config is None or store_id is None:  # before the body is read; the name never becomes a label
+            self.runtime.metrics.webhooks_unknown_store.inc()
+            return 404, {"error": "unknown store"}
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         raw = await _capped_body(headers.get("content-length", ""), receive, self.max_body)
         if raw is None:
-            self.runtime.metrics.webhooks_rejected.labels(store, "413").inc()
+            self.runtime.metrics.webhooks_rejected.labels(store, "too_large").inc()
             return 413, {"error": "body too large"}
         if scope["query_string"]:  # platforms that send no topic header (Lightspeed) say it in the URL
             topic = parse_qs(scope["query_string"].decode("latin-1")).get("topic")
             if topic:
                 headers["x-connector-topic"] = topic[0]
         try:
-            receipt = await self.writer.receive(self.stores.get(store), self.runtime.store_ids.get(store), headers, raw)
+            receipt = await self.writer.receive(config, store_id, headers, raw)
         except Exception as exc:  # noqa: BLE001 -- the platform must hear that it has to deliver again
             log.error("webhook_not_kept", store=store, error=repr(exc))
             return 503, {"error": "the delivery could not be stored; deliver it again"}

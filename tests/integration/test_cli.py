@@ -78,6 +78,9 @@ def test_config_from_environment_variable(tmp_path: Path, sqlite_url: str) -> No
         ({"platform": "magento"}, "stores[0].platform"),
         ({"base_url": "example.com"}, "stores[0].base_url"),
         ({"credentials": {"access_token": "${UNSET_SECRET_FOR_TEST}"}}, "stores[0].credentials.access_token"),
+        ({"webhook_secret": ""}, "stores[0].webhook_secret"),
+        ({"base_url": "https://shop example.com"}, "stores[0].base_url"),
+        ({"credentials": {"access_token": "t", "token": "t"}}, "stores[0].credentials.token"),
     ],
 )
 def test_bad_config_exits_2_with_one_line_naming_the_key(

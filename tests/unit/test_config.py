@@ -60,6 +60,25 @@ def test_valid_config_substitutes_env_and_parses() -> None:
         (lambda d: d["daemon"].update(colour="blue"), "daemon.colour", "unknown key"),
         (lambda d: d.pop("daemon"), "daemon", "required"),
         (lambda d: d["locations"][0].update(platform_ids={"ebay": "1"}), "locations[0].platform_ids.ebay", "ebay"),
+        # issue #15: an empty secret, a malformed URL or a mistyped credential started the daemon
+        (lambda d: d["stores"][0].update(webhook_secret=""), "stores[0].webhook_secret", "is empty"),
+        (lambda d: d["stores"][0].update(webhook_secret="   "), "stores[0].webhook_secret", "is empty"),
+        (lambda d: d["stores"][0].update(base_url="https://exa mple.com"), "stores[0].base_url", "spaces"),
+        (lambda d: d["stores"][0].update(base_url="https://shop.example.com "), "stores[0].base_url", "spaces"),
+        (lambda d: d["stores"][0].update(base_url="https://sh!op.example"), "stores[0].base_url", "not a host name"),
+        (lambda d: d["stores"][0].update(base_url="https://shop.example:80a"), "stores[0].base_url", "port"),
+        (lambda d: d["stores"][0].update(base_url="https://shop.example/?a=1"), "stores[0].base_url", "no query"),
+        (lambda d: d["daemon"].update(public_url="http://in valid"), "daemon.public_url", "spaces"),
+        (
+            lambda d: d["stores"][0]["credentials"].update(acess_token="x"),
+            "stores[0].credentials.acess_token",
+            "unknown credential for shopify (expected access_token)",
+        ),
+        (
+            lambda d: d["stores"][0]["credentials"].update(client_id=""),
+            "stores[0].credentials.client_id",
+            "unknown credential",
+        ),
     ],
 )
 def test_bad_config_names_the_key(change: Any, key: str, words: str) -> None:
@@ -111,3 +130,24 @@ def test_shipped_example_and_demo_configs_are_valid() -> None:
     assert [s.name for s in example.stores] == ["ams-shopify", "ams-woo"]
     demo = load_config(ROOT / "connector" / "app" / "demo.toml", env=env)
     assert [loc.name for loc in demo.locations] == ["amsterdam", "utrecht", "rotterdam"]
+
+
+def test_optional_credentials_are_named_per_platform_and_not_empty() -> None:
+    def bigcommerce(client_id: str) -> Any:
+        def change(d: dict[str, Any]) -> None:
+            d["stores"][0].update(platform="bigcommerce", credentials={"access_token": "t", "client_id": client_id})
+
+        return change
+
+    config = validate_config(config_with(bigcommerce("abc")), env=ENV)
+    assert config.stores[0].credentials["client_id"] == "abc"
+    with pytest.raises(ConfigError) as info:
+        validate_config(config_with(bigcommerce("")), env=ENV)
+    assert info.value.key == "stores[0].credentials.client_id"
+    assert "is empty" in str(info.value)
+
+
+def test_urls_that_are_fine_stay_fine() -> None:
+    for url in ("http://127.0.0.1:8123/nl", "https://[::1]:8443", "https://shop.example.com/", "http://localhost:80"):
+        config = validate_config(config_with(lambda d, url=url: d["stores"][0].update(base_url=url)), env=ENV)
+        assert config.stores[0].base_url == url.rstrip("/")

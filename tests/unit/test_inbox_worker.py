@@ -18,13 +18,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import samples
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, update
 
+from connector.platforms import Platform, WebhookDelivery
 from connector.runtime.config import validate_config
+from connector.runtime.errors import RetriableError
 from connector.runtime.metrics import Metrics
 from connector.storage import tables as t
 from connector.storage.db import _WriterLock, upgrade, urgent_writer
@@ -89,6 +91,42 @@ def keep(runtime: Runtime, rows: list[tuple[str, dict[str, str], bytes]]) -> lis
     return [i for i in ids if i is not None]
 
 
+class FakeWoo:
+    """The platform as read back: `orders` by id (an id left out is gone); `down` makes every read an outage."""
+
+    def __init__(self, orders: dict[str, dict[str, Any]] | None = None, *, down: bool = False) -> None:
+        self.orders = orders or {}
+        self.down = down
+        self.reads: list[str] = []
+
+    def fetch_order(self, external_id: str) -> dict[str, Any] | None:
+        self.reads.append(external_id)
+        if self.down:
+            raise RetriableError(f"get order {external_id}: 503")
+        return self.orders.get(external_id)
+
+    def complete(self, delivery: WebhookDelivery) -> Any:
+        return delivery.payload if delivery.payload is not None else self.fetch_order(delivery.external_id)
+
+
+def woo_sync(runtime: Runtime, client: FakeWoo) -> StoreSync:
+    return StoreSync(runtime, runtime.config.stores[0], client=cast(Platform, client))
+
+
+def inbox_rows(runtime: Runtime) -> dict[str, tuple[str, str | None]]:
+    with runtime.sessions() as session:
+        rows = session.execute(select(t.InboxItem.delivery_id, t.InboxItem.status, t.InboxItem.error)).all()
+    return {key: (status, error) for key, status, error in rows}
+
+
+def stored_order(runtime: Runtime, external_id: str) -> t.Order:
+    with runtime.sessions() as session:
+        row = session.scalar(select(t.Order).where(t.Order.external_id == external_id))
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
 @pytest.mark.parametrize("receipts_waiting", [False, True], ids=["whole-chunks", "ended-early"])
 def test_a_claim_is_ingested_in_chunks_with_the_same_result_as_one_by_one(
     runtime: Runtime, receipts_waiting: bool, monkeypatch: pytest.MonkeyPatch
@@ -105,7 +143,9 @@ def test_a_claim_is_ingested_in_chunks_with_the_same_result_as_one_by_one(
     rows.append(("broken", headers(), b"{not json"))
     rows.append(("deleted", headers("order.deleted"), json.dumps({"id": 1001}).encode()))
     ids = keep(runtime, rows)
-    sync = StoreSync(runtime, runtime.config.stores[0])
+    # Read back, the platform has 1000 as its newest version (the cancelled body is older) and 1001 deleted.
+    newest = json.loads(order_body(1000, "2026-05-01T11:00:00", status="on-hold"))
+    sync = woo_sync(runtime, FakeWoo({"1000": newest}))
 
     assert process_inbox({"woo": sync}, "test-worker", limit=100) == len(rows)
 
@@ -229,3 +269,59 @@ def test_an_unmappable_order_of_a_poll_page_is_kept_as_a_dead_letter_and_the_pag
     assert item.error
     assert json.loads(item.body)["id"] == 5001  # the raw order is kept for support and replay
     assert stored == ["5000"]
+
+
+def test_a_body_that_says_cancelled_is_applied_only_as_the_platform_reads_back(runtime: Runtime) -> None:
+    """A captured, validly signed body saying "cancelled" does not cancel an order the platform has open."""
+    open_now = json.loads(order_body(3000, "2026-05-01T12:00:00", status="processing"))
+    fake = FakeWoo({"3000": open_now})
+    keep(runtime, [("created", headers("order.created"), order_body(3000, "2026-05-01T10:00:00"))])
+    keep(runtime, [("cancel", headers(), order_body(3000, "2026-05-01T11:00:00", status="cancelled"))])
+
+    process_inbox({"woo": woo_sync(runtime, fake)}, "test-worker")
+
+    assert fake.reads == ["3000"]  # read back for the cancelling body only
+    row = stored_order(runtime, "3000")
+    assert row.status != "cancelled"
+    assert row.platform_status == "processing"  # the platform's version, not the body's
+
+
+def test_a_cancel_the_platform_confirms_is_applied(runtime: Runtime) -> None:
+    cancelled = json.loads(order_body(3100, "2026-05-01T11:00:00", status="cancelled"))
+    keep(runtime, [("created", headers("order.created"), order_body(3100, "2026-05-01T10:00:00"))])
+    keep(runtime, [("cancel", headers(), json.dumps(cancelled).encode())])
+
+    process_inbox({"woo": woo_sync(runtime, FakeWoo({"3100": cancelled}))}, "test-worker")
+
+    assert stored_order(runtime, "3100").status == "cancelled"
+
+
+def test_a_delete_waits_while_the_platform_cannot_confirm_it(runtime: Runtime) -> None:
+    """An outage while reading the order back delays the deletion; it is applied once the platform answers."""
+    keep(runtime, [("created", headers("order.created"), order_body(3200, "2026-05-01T10:00:00"))])
+    process_inbox({"woo": woo_sync(runtime, FakeWoo())}, "test-worker")
+    keep(runtime, [("gone", headers("order.deleted"), json.dumps({"id": 3200}).encode())])
+
+    process_inbox({"woo": woo_sync(runtime, FakeWoo(down=True))}, "test-worker")
+
+    assert inbox_rows(runtime)["gone"][0] == InboxStatus.PENDING.value
+    assert not stored_order(runtime, "3200").deleted
+    with runtime.sessions.begin() as session:  # the retry is due now
+        session.execute(update(t.InboxItem).values(claimed_until=None))
+
+    process_inbox({"woo": woo_sync(runtime, FakeWoo())}, "test-worker")
+
+    assert inbox_rows(runtime)["gone"][0] == InboxStatus.DONE.value
+    assert stored_order(runtime, "3200").deleted
+
+
+def test_a_delete_whose_body_is_a_whole_order_is_a_dead_letter(runtime: Runtime) -> None:
+    keep(runtime, [("created", headers("order.created"), order_body(3300, "2026-05-01T10:00:00"))])
+    keep(runtime, [("forged", headers("order.deleted"), order_body(3300, "2026-05-01T10:00:00"))])
+
+    process_inbox({"woo": woo_sync(runtime, FakeWoo())}, "test-worker")
+
+    status, error = inbox_rows(runtime)["forged"]
+    assert status == InboxStatus.DEAD.value
+    assert "contradicts its body" in (error or "")
+    assert not stored_order(runtime, "3300").deleted

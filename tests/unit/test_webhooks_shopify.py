@@ -146,3 +146,27 @@ def test_the_search_filter_quotes_utc_seconds() -> None:
 
 def test_topics_name_graphql_enum_values() -> None:
     assert topic_enum("orders/partially_fulfilled") == "ORDERS_PARTIALLY_FULFILLED"
+
+
+# --- destructive topics: the topic header is not signed ---------------------------------------------------------
+def test_a_delete_body_is_only_the_id_and_a_whole_order_under_that_topic_contradicts_it() -> None:
+    thin = json.dumps({"id": 450789469}).encode()
+    whole = order_body()
+
+    delete = parse_webhook(headers(thin, "orders/delete"), thin)
+    replayed = parse_webhook(headers(whole, "orders/delete"), whole)
+
+    assert delete.deleted
+    assert delete.contradiction == ""
+    assert replayed.deleted
+    assert "whole order" in replayed.contradiction
+
+
+def test_a_cancelled_topic_whose_body_is_not_cancelled_contradicts_it() -> None:
+    open_order = order_body(cancelled_at=None)
+    cancelled = order_body(cancelled_at="2024-05-01T10:00:00-04:00")
+
+    assert "not cancelled" in parse_webhook(headers(open_order, "orders/cancelled"), open_order).contradiction
+    parsed = parse_webhook(headers(cancelled, "orders/cancelled"), cancelled)
+    assert parsed.cancelled
+    assert parsed.contradiction == ""
