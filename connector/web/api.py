@@ -9,14 +9,15 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from connector.orders.fulfilment import ActionRefused, Tracking
+from connector.orders.service import BadInput, Service
 from connector.orders.service import NotFound as OrderNotFound
-from connector.orders.service import Service
 from connector.stock import ledger
+from connector.stock.movements import Reason, delta_problem, pos_movement
 from connector.storage.runtime import Runtime
 from connector.sync.status import store_status
 
@@ -52,6 +53,32 @@ class CountBody(BaseModel):
 class StockBody(BaseModel):
     counts: list[CountBody]
     batch: str | None = Field(default=None, description="Idempotency key: the same batch applied twice moves nothing.")
+
+
+class MovementBody(BaseModel):
+    """One POS movement; `reason` is declared before `delta` so the delta's sign can be checked against it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(
+        min_length=1, max_length=200, description="The POS's idempotency key: a key seen before is a no-op."
+    )
+    sku: str = Field(min_length=1, max_length=200)
+    location: str = Field(min_length=1, description="A configured location.")
+    reason: Reason
+    delta: StrictInt = Field(description="Signed change of on-hand: a sale of one is -1.")
+
+    @field_validator("delta")
+    @classmethod
+    def _sign(cls, value: int, info: ValidationInfo) -> int:
+        reason = info.data.get("reason")
+        problem = delta_problem(reason, value) if isinstance(reason, Reason) else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+MAX_MOVEMENTS = 1000
 
 
 def bearer_guard(runtime: Runtime) -> Any:
@@ -140,6 +167,31 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
         counts = [ledger.Count(c.sku, c.location, c.on_hand) for c in body.counts]
         moved = await run(service.set_stock, counts, body.batch)
         return {"counts": len(counts), "changed": moved}
+
+    @api.post("/stock/movements", summary="Apply POS movements (one transaction; a key seen before is a no-op)")
+    async def move_stock(
+        body: Annotated[list[MovementBody], Body(max_length=MAX_MOVEMENTS)],
+    ) -> dict[str, list[dict[str, str]]]:
+        movements = [pos_movement(m.key, m.sku, m.location, m.delta, m.reason) for m in body]
+        try:
+            applied = await run(service.move_stock, movements)
+        except BadInput as exc:
+            raise HTTPException(
+                422, [{"type": "value_error", "loc": ["body", *exc.where], "msg": exc.message}]
+            ) from None
+        return {
+            "results": [
+                {"key": m.key, "status": "applied" if new else "duplicate"}
+                for m, new in zip(body, applied, strict=True)
+            ]
+        }
+
+    @api.get("/stock/{sku}/history", summary="Every change of a SKU's stock, newest first")
+    async def stock_history(
+        sku: str, location: str | None = None, limit: Annotated[int, Query(ge=1, le=10000)] = 200
+    ) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await run(service.stock_history, sku, location=location, limit=limit)
+        return result
 
     @api.get("/inbox", summary="Received deliveries and dead letters")
     async def inbox(
