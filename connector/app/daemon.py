@@ -35,6 +35,7 @@ from fastapi import FastAPI
 
 from connector.runtime.config import Config
 from connector.runtime.errors import FatalError, RetriableError
+from connector.stock.folder import ImportFolder
 from connector.stock.order_effects import Stocker
 from connector.storage.db import DatabaseLock, upgrade
 from connector.storage.leases import release_lease, renew_lease
@@ -103,6 +104,10 @@ class Daemon:
             Job(f"poll:{s.name}", partial(self._poll, s.name), s.poll_interval) for s in self.runtime.config.stores
         ]
         jobs.append(Job("reservations", self._expire_holds, timedelta(minutes=1)))
+        stock = self.runtime.config.stock
+        if stock.import_dir is not None:
+            folder = ImportFolder(self.runtime, self.stocker, stock.import_dir)
+            jobs.append(Job("stock-import", folder.scan, stock.import_interval))
         jobs.append(Job("outbox", self._drain_outbox, daemon.outbox_interval))
         jobs.append(Job("gauges", self._update_gauges, timedelta(seconds=10)))
         return [*jobs, *self._extra_jobs]

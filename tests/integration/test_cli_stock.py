@@ -18,10 +18,10 @@ from tests.integration.test_cli import BC_STORE
 from tests.support import cli, write_config
 
 
-def _waiting_orders(tmp_path: Path, database_url: str) -> str:
+def _waiting_orders(tmp_path: Path, database_url: str, store: dict[str, Any] = BC_STORE) -> str:
     """A configuration whose database holds orders 200 (3 x A, older) and 201 (1 x A), both back-ordered."""
     path = write_config(
-        tmp_path / "c.toml", database_url, stores=[BC_STORE], locations=[{"name": "amsterdam", "priority": 1}]
+        tmp_path / "c.toml", database_url, stores=[store], locations=[{"name": "amsterdam", "priority": 1}]
     )
     config = load_config(path)
     runtime = Runtime.open(config)
