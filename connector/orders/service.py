@@ -66,9 +66,22 @@ class Service:
                 raise NotFound(f"no order {ref!r}")
             return order_detail(session, row, raw=raw)
 
-    def orders(self, *, store: str | None = None, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def orders(
+        self, *, store: str | None = None, status: str | None = None, limit: int = 50, backordered: bool = False
+    ) -> list[dict[str, Any]]:
+        """Orders, newest first; `backordered`: only those waiting for stock, each with the units it still waits for."""
         with self.runtime.reads() as session:
-            return [order_json(o) for o in list_orders(session, store=store, status=status, limit=limit)]
+            found = list_orders(session, store=store, status=status, limit=limit, backordered=backordered)
+            listed = [order_json(o) for o in found]
+            if backordered:
+                owed: dict[int, dict[str, Any] | None] = dict(
+                    session.execute(
+                        select(t.Order.id, t.Order.back_orders).where(t.Order.id.in_([o["id"] for o in listed]))
+                    ).all()
+                )
+                for o in listed:
+                    o["back_orders"] = owed.get(o["id"]) or {}
+            return listed
 
     # --- acting -----------------------------------------------------------------------------------------------------
     def act(

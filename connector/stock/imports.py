@@ -24,11 +24,12 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, t
 from sqlalchemy.orm import Session
 
 from connector.stock import ledger
+from connector.stock.back_orders import waiting_skus
 from connector.stock.ledger import StockBook
 from connector.stock.movements import Movement, Reason, delta_problem, pos_movement
-from connector.stock.order_effects import Stocker, waiting_skus
+from connector.stock.order_effects import Stocker
 
-CHUNK = 1000  # rows per statement; also SKUs per levels query (well under SQLite's variable limit)
+CHUNK = 1000  # rows per statement, and (sku, location) counts per page of the staging table
 COUNT_COLUMNS = ("sku", "location", "on_hand")
 MOVEMENT_COLUMNS = ("key", "sku", "location", "delta", "reason")
 

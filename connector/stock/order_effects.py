@@ -45,6 +45,7 @@ from connector.stock.allocation import (
     merge_demands,
     shrink,
 )
+from connector.stock.back_orders import waiting
 from connector.stock.ledger import StockBook
 from connector.stock.movements import (
     Movement,
@@ -262,7 +263,7 @@ class Stocker:
         if not wanted or not self.locations:
             return 0
         served = 0
-        for row in _waiting(book.session, wanted):
+        for row in waiting(book.session, wanted):
             if row.id == besides:
                 continue
             owed = _back_orders(row)
@@ -331,36 +332,6 @@ class Stocker:
 
 _DEFAULT_HOLD = timedelta(days=2)
 _FIRST_EVENT = 1  # a new order's stock_event is 0: its first allocation is event 1
-
-
-def waiting_skus(session: Session) -> set[str]:
-    """The SKUs that waiting back-orders want: stock of any other SKU rising serves nobody."""
-    query = (
-        select(t.OrderLine.sku)
-        .join(t.Order, t.Order.id == t.OrderLine.order_id)
-        .where(t.Order.back_ordered.is_(True), t.Order.cancelled.is_(False), t.Order.deleted.is_(False))
-        .where(t.Order.status != OrderStatus.CANCELLED.value)
-        .distinct()
-    )
-    return set(session.scalars(query))
-
-
-# Above this many SKUs the database is not asked to match order lines (SQLite caps a statement's variables).
-_SKU_FILTER_LIMIT = 500
-
-
-def _waiting(session: Session, skus: set[str]) -> Sequence[t.Order]:
-    """Orders waiting for stock, oldest first (by the platform's creation time), that want one of `skus`."""
-    query = (
-        select(t.Order)
-        .where(t.Order.back_ordered.is_(True), t.Order.cancelled.is_(False), t.Order.deleted.is_(False))
-        .where(t.Order.status != OrderStatus.CANCELLED.value)
-        .order_by(t.Order.platform_created_at, t.Order.id)
-    )
-    if len(skus) <= _SKU_FILTER_LIMIT:
-        lines = select(t.OrderLine.id).where(t.OrderLine.order_id == t.Order.id, t.OrderLine.sku.in_(sorted(skus)))
-        query = query.where(lines.exists())
-    return session.scalars(query).all()
 
 
 @dataclass(frozen=True, slots=True)
@@ -544,4 +515,4 @@ def _conflict(session: Session, row: t.Order, message: str) -> None:
     _timeline(session, row, "conflict", message, {})
 
 
-__all__ = ["Stocker", "waiting_skus"]
+__all__ = ["Stocker"]

@@ -119,9 +119,14 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
 
     @api.get("/orders", summary="Orders, newest first")
     async def orders(
-        store: str | None = None, status: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+        store: str | None = None,
+        status: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+        backordered: Annotated[bool, Query(description="Only orders waiting for stock.")] = False,
     ) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await run(service.orders, store=store, status=status, limit=limit)
+        result: list[dict[str, Any]] = await run(
+            service.orders, store=store, status=status, limit=limit, backordered=backordered
+        )
         return result
 
     @api.get("/orders/{ref}", summary="One order with its fulfilments and timeline")

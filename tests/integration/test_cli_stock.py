@@ -105,3 +105,18 @@ def test_stock_move_and_history(tmp_path: Path, database_url: str) -> None:
     sign = cli("stock", "move", "A", "--location", "amsterdam", "--delta", "1", "--reason", "sale", "-c", config)
     assert sign.returncode == 2
     assert "a sale removes units" in sign.stderr
+
+
+def test_back_orders_show_in_orders_list_and_status(tmp_path: Path, sqlite_url: str) -> None:
+    config = _waiting_orders(tmp_path, sqlite_url)
+    listed = json.loads(cli("orders", "list", "--backordered", "--json", "-c", config).stdout)
+    assert [(o["number"], o["back_orders"]) for o in listed] == [("201", {"A": 1}), ("200", {"A": 3})]
+    table = cli("orders", "list", "--backordered", "-c", config, env={"COLUMNS": "250"}).stdout
+    assert "3xA" in table
+    status = json.loads(cli("status", "--json", "-c", config).stdout)
+    assert status["back_orders"] == [{"location": "(any location)", "orders": 2, "units": 4}]
+    (tmp_path / "counts.csv").write_text("sku,location,on_hand\nA,amsterdam,4\n")
+    assert cli("stock", "import", str(tmp_path / "counts.csv"), "-c", config).returncode == 0
+    assert json.loads(cli("orders", "list", "--backordered", "--json", "-c", config).stdout) == []
+    assert json.loads(cli("status", "--json", "-c", config).stdout)["back_orders"] == []
+    assert "No back-orders" in cli("status", "-c", config).stdout
