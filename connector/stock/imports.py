@@ -7,8 +7,8 @@ Both are read row by row and written in chunks inside the caller's transaction, 
 the file is, and the first bad row (its line and column named in a `CsvError`) raises before the caller commits:
 nothing of a refused file is applied. Counts go through a temporary table first, because two rows for the same SKU
 and location with different counts contradict each other and the file is refused naming both lines; identical
-repeats are harmless and count once. The ledger then gets, chunk by chunk in (sku, location) order, the difference
-between each count and the current on-hand.
+repeats are harmless and count once. The ledger then gets the difference between each count and the current
+on-hand in one INSERT ... SELECT, the database reading the staged rows and the levels itself.
 
 Stock that rose serves waiting back-orders (`Stocker.serve_back_orders`) before the transaction ends.
 """
@@ -18,18 +18,23 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TextIO
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, tuple_
+from sqlalchemy import Column, ColumnElement, Integer, MetaData, String, Table, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connector.stock import ledger
 from connector.stock.back_orders import waiting_skus
 from connector.stock.ledger import StockBook
-from connector.stock.movements import Movement, Reason, delta_problem, pos_movement
+from connector.stock.movements import Movement, MovementKind, Reason, delta_problem, pos_movement
 from connector.stock.order_effects import Stocker
+from connector.storage.tables import StockMovement, core
+from connector.storage.types import UTCDateTime
 
-CHUNK = 1000  # rows per statement, and (sku, location) counts per page of the staging table
+CHUNK = 1000  # rows per statement
+SKUS_PER_QUERY = 500  # SQLite caps the variables of one statement
 COUNT_COLUMNS = ("sku", "location", "on_hand")
 MOVEMENT_COLUMNS = ("key", "sku", "location", "delta", "reason")
 
@@ -176,26 +181,69 @@ def _refuse_conflicts(session: Session, staging: Table) -> None:
 
 
 def _apply_counts(session: Session, staging: Table, batch: str, raised: set[str]) -> int:
-    """Write the difference from the current on-hand, chunk by chunk in (sku, location) order."""
-    owed = waiting_skus(session)
-    key = tuple_(staging.c.sku, staging.c.location)
-    query = (
-        select(staging.c.sku, staging.c.location, func.min(staging.c.on_hand))
-        .group_by(staging.c.sku, staging.c.location)
-        .order_by(staging.c.sku, staging.c.location)
-        .limit(CHUNK)
+    """Write each count's difference from the current on-hand in one INSERT ... SELECT: the database does the work
+    and nothing of the file is held here. Keys are `movements.count_movement`'s, built in SQL."""
+    current = (
+        select(func.coalesce(func.sum(StockMovement.on_hand_delta), 0))
+        .where(StockMovement.sku == staging.c.sku, StockMovement.location == staging.c.location)
+        .scalar_subquery()
     )
-    changed = 0
-    after: tuple[str, str] | None = None
-    while True:
-        page = session.execute(query if after is None else query.where(key > tuple_(*after))).all()
-        if not page:
-            return changed
-        counts = [ledger.Count(sku, location, on_hand) for sku, location, on_hand in page]
-        moved = ledger.count_changes(session, counts, batch)
-        changed += len(moved)
-        raised.update(m.sku for m in moved if m.on_hand_delta > 0 and m.sku in owed)
-        after = (page[-1][0], page[-1][1])
+    _note_raised(session, staging, current, raised)
+    counted = (
+        select(staging.c.sku, staging.c.location, func.min(staging.c.on_hand).label("on_hand"))
+        .group_by(staging.c.sku, staging.c.location)
+        .subquery()
+    )
+    level = (
+        select(func.coalesce(func.sum(StockMovement.on_hand_delta), 0))
+        .where(StockMovement.sku == counted.c.sku, StockMovement.location == counted.c.location)
+        .scalar_subquery()
+    )
+    inner = f"count/{batch}/"
+    key = (
+        literal("count/")
+        + _escaped(literal(inner) + counted.c.sku + literal("/") + counted.c.location)
+        + literal("/")
+        + _escaped(counted.c.location)
+        + literal("/")
+        + _escaped(counted.c.sku)
+    )
+    rows = select(
+        counted.c.sku,
+        counted.c.location,
+        literal(MovementKind.COUNT.value),
+        counted.c.on_hand - level,
+        literal(0),
+        literal(0),
+        key,
+        literal(datetime.now(UTC), UTCDateTime()),
+        literal(""),
+        literal(""),
+    ).where(counted.c.on_hand != level)
+    columns = ["sku", "location", "kind", "on_hand_delta", "allocated_delta", "reserved_delta"]
+    columns += ["idempotency_key", "at", "note", "reason"]
+    table = core(StockMovement)
+    if session.get_bind().dialect.name == "postgresql":
+        # psycopg reports no row count for INSERT ... SELECT here: count what the statement returns instead.
+        written = postgresql.insert(table).from_select(columns, rows).on_conflict_do_nothing()
+        counted_rows = written.returning(table.c.id).cte("written")
+        return int(session.scalar(select(func.count()).select_from(counted_rows)) or 0)
+    result = session.execute(sqlite.insert(table).from_select(columns, rows).on_conflict_do_nothing())
+    return int(getattr(result, "rowcount", 0))
+
+
+def _escaped(value: ColumnElement[str]) -> ColumnElement[str]:
+    """`movements._escape` in SQL: '%' -> '%25', '/' -> '%2F'."""
+    return func.replace(func.replace(value, "%", "%25"), "/", "%2F")
+
+
+def _note_raised(session: Session, staging: Table, current: ColumnElement[int], raised: set[str]) -> None:
+    """Add the SKUs waiting orders want whose count is above the current on-hand (a few hundred at a time)."""
+    owed = sorted(waiting_skus(session))
+    for start in range(0, len(owed), SKUS_PER_QUERY):
+        chunk = owed[start : start + SKUS_PER_QUERY]
+        query = select(staging.c.sku).where(staging.c.sku.in_(chunk), staging.c.on_hand > current).distinct()
+        raised.update(session.scalars(query))
 
 
 # --- movements --------------------------------------------------------------------------------------------------------

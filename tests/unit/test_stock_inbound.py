@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from connector.orders.model import OrderKind
 from connector.stock import ledger
 from connector.stock.imports import CsvError, import_csv
-from connector.stock.movements import Reason, delta_problem, pos_movement
+from connector.stock.movements import Reason, count_movement, delta_problem, pos_movement
 from connector.stock.order_effects import Stocker
 from connector.storage import tables as t
 from tests.unit.test_stocking import CONFIG, T0, feed, level, live, make
@@ -231,3 +231,10 @@ def test_history_lists_every_change_newest_first_with_the_level_it_left(db: Sess
         ("amsterdam", "count", None, 3, 3),
     ]
     assert [r["kind"] for r in ledger.history(db, "A", location="utrecht")] == ["move"]
+
+
+def test_a_count_file_writes_the_same_keys_as_a_count_made_here(db: Session) -> None:
+    import_csv(db, io.StringIO("sku,location,on_hand\na/b%c,amsterdam,2\n"), Stocker(CONFIG), batch="x/1")
+    [stored] = db.scalars(select(t.StockMovement)).all()
+    made = count_movement("a/b%c", "amsterdam", 2, 0, "count/x/1/a/b%c/amsterdam")
+    assert (stored.idempotency_key, stored.kind, stored.on_hand_delta) == (made.idempotency_key, "count", 2)
