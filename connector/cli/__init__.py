@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from connector.cli import daemon_cmds, orders_cmds, sandbox_cmds, status_cmds, stock_cmds, sync_cmds
+from connector.cli import daemon_cmds, export_cmds, orders_cmds, sandbox_cmds, status_cmds, stock_cmds, sync_cmds
 from connector.cli.common import CliExit, fail
 from connector.runtime.errors import ConfigError
 
@@ -23,6 +23,7 @@ app.command()(sandbox_cmds.demo)
 status_cmds.register(app)
 sync_cmds.register(app)
 stock_cmds.register(app)
+orders_cmds.app.command("export")(export_cmds.export)
 app.add_typer(orders_cmds.app, name="orders")
 app.add_typer(orders_cmds.outbox_app, name="outbox")
 

@@ -7,22 +7,26 @@ counts, replays and retries.
 
 from __future__ import annotations
 
+import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO
 
 from sqlalchemy import select
 
+from connector.orders import export
+from connector.orders.export import ExportFormat
 from connector.orders.fulfilment import ActionRefused, Tracking, Workflow
-from connector.orders.model import FulfilmentStatus, OrderKind, order_json
+from connector.orders.model import FulfilmentStatus, OrderKind, OrderStatus, order_json
 from connector.stock import imports, ledger
 from connector.stock.movements import Movement
 from connector.stock.order_effects import Stocker
 from connector.storage import inbox as inbox_store
 from connector.storage import tables as t
-from connector.storage.orders import find_order_row, list_orders, to_model
+from connector.storage.orders import find_order_row, iter_orders, list_orders, to_model
 from connector.storage.runtime import Runtime
 from connector.sync.outbox import retry as retry_outbox
 
@@ -84,6 +88,39 @@ class Service:
             return listed
 
     # --- acting -----------------------------------------------------------------------------------------------------
+    def export(
+        self,
+        fmt: ExportFormat,
+        *,
+        store: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        **options: Any,
+    ) -> Iterator[str]:
+        """The orders in `fmt` as text chunks, streamed from one read snapshot (see `orders.export`).
+
+        Filters are checked before the first chunk, so a bad one is an error, never an empty export.
+        """
+        self.check_filters(store=store, status=status)
+        chunks = self._export(fmt, store=store, status=status, since=since, **options)
+        first = next(chunks, None)  # opens the snapshot and checks the writer's options now, not mid-stream
+        return chunks if first is None else itertools.chain((first,), chunks)
+
+    def _export(self, fmt: ExportFormat, **kwargs: Any) -> Iterator[str]:
+        store, status, since = kwargs.pop("store"), kwargs.pop("status"), kwargs.pop("since")
+        with self.runtime.reads() as session:
+            found = iter_orders(session, store=store, status=status, since=since)
+            yield from export.write(fmt, (order_json(o) for o in found), **kwargs)
+
+    def check_filters(self, *, store: str | None = None, status: str | None = None) -> None:
+        """Refuse a store or status nobody has, naming the valid ones (ValueError)."""
+        stores = [s.name for s in self.runtime.config.stores]
+        if store is not None and store not in stores:
+            raise ValueError(f"unknown store {store!r} (expected one of: {', '.join(stores)})")
+        statuses = [s.value for s in OrderStatus]
+        if status is not None and status not in statuses:
+            raise ValueError(f"unknown status {status!r} (expected one of: {', '.join(statuses)})")
+
     def act(
         self,
         ref: str,

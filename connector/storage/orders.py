@@ -5,7 +5,12 @@ The write side (upsert from ingest) lives with ingest; this module only knows th
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from connector.orders.model import (
@@ -66,6 +71,10 @@ def to_model(row: t.Order) -> Order:
 
 
 def _fulfilment(row: t.Fulfilment) -> Fulfilment:
+    return _fulfilment_parts(row, tuple(FulfilmentLine(fl.sku, fl.quantity) for fl in row.lines))
+
+
+def _fulfilment_parts(row: t.Fulfilment | Row[Any], lines: tuple[FulfilmentLine, ...]) -> Fulfilment:
     tracking = None
     if row.tracking_number:
         tracking = Tracking(row.tracking_number, row.tracking_carrier or "", row.tracking_url or "")
@@ -73,7 +82,7 @@ def _fulfilment(row: t.Fulfilment) -> Fulfilment:
         id=row.id,
         location=row.location,
         status=FulfilmentStatus(row.status),
-        lines=tuple(FulfilmentLine(fl.sku, fl.quantity) for fl in row.lines),
+        lines=lines,
         tracking=tracking,
         assigned_user=row.assigned_user or None,
     )
@@ -95,6 +104,99 @@ def list_orders(
 ) -> list[Order]:
     rows = session.scalars(order_query(store=store, status=status, backordered=backordered).limit(limit))
     return [to_model(row) for row in rows]
+
+
+def iter_orders(
+    session: Session,
+    *,
+    store: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    batch: int = 500,
+) -> Iterator[Order]:
+    """Every matching order, oldest first by id, read `batch` orders at a time (keyset on id), so memory stays flat.
+
+    `since` keeps orders the platform changed at or after that time (an accounting export's "new since last run").
+    Reads plain rows (four statements a batch: orders, their lines, fulfilments, fulfilment lines) rather than ORM
+    objects: an export of 100,000 orders spends its time writing, not building an identity map.
+    """
+    o = t.Order
+    columns = (
+        o.id, t.Store.name, t.Store.platform, o.external_id, o.number, o.kind, o.status, o.payment_status,
+        o.platform_status, o.currency, o.subtotal, o.shipping_total, o.tax_total, o.discount_total, o.total,
+        o.totals_difference, o.platform_created_at, o.platform_updated_at, o.customer_name, o.customer_email,
+        o.customer_phone, o.shipping_address, o.note, o.cancelled, o.pickup_location,
+    )  # fmt: skip
+    query = select(*columns).join(t.Store, t.Store.id == o.store_id).where(o.deleted.is_(False))
+    if store:
+        query = query.where(t.Store.name == store)
+    if status:
+        query = query.where(o.status == status)
+    if since is not None:
+        query = query.where(o.platform_updated_at >= since)
+    last = 0
+    while True:
+        rows = session.execute(query.where(o.id > last).order_by(o.id).limit(batch)).all()
+        if not rows:
+            return
+        last = rows[-1].id
+        yield from _orders_from_rows(session, rows)
+
+
+def _orders_from_rows(session: Session, rows: Sequence[Row[Any]]) -> Iterator[Order]:
+    ids = [row.id for row in rows]
+    lines: dict[int, list[Any]] = defaultdict(list)
+    line_columns = (t.OrderLine.order_id, t.OrderLine.sku, t.OrderLine.name, t.OrderLine.quantity)
+    prices = (t.OrderLine.unit_price, t.OrderLine.total, t.OrderLine.external_id)
+    for line in session.execute(
+        select(*line_columns, *prices).where(t.OrderLine.order_id.in_(ids)).order_by(t.OrderLine.position)
+    ):
+        lines[line.order_id].append(line)
+    parts: dict[int, list[Any]] = defaultdict(list)
+    f = t.Fulfilment
+    part_columns = (f.id, f.order_id, f.location, f.status, f.tracking_number, f.tracking_carrier, f.tracking_url)
+    for part in session.execute(select(*part_columns, f.assigned_user).where(f.order_id.in_(ids)).order_by(f.id)):
+        parts[part.order_id].append(part)
+    part_lines: dict[int, list[FulfilmentLine]] = defaultdict(list)
+    part_ids = [p.id for group in parts.values() for p in group]
+    if part_ids:
+        columns = (t.FulfilmentLine.fulfilment_id, t.FulfilmentLine.sku, t.FulfilmentLine.quantity)
+        for fl in session.execute(
+            select(*columns).where(t.FulfilmentLine.fulfilment_id.in_(part_ids)).order_by(t.FulfilmentLine.id)
+        ):
+            part_lines[fl.fulfilment_id].append(FulfilmentLine(fl.sku, fl.quantity))
+    for row in rows:
+        cur = row.currency
+        yield Order(
+            id=row.id,
+            store=row.name,
+            platform=Platform(row.platform),
+            external_id=row.external_id,
+            number=row.number,
+            kind=OrderKind(row.kind),
+            status=OrderStatus(row.status),
+            payment_status=PaymentStatus(row.payment_status),
+            platform_status=row.platform_status,
+            currency=cur,
+            subtotal=Money(row.subtotal, cur),
+            shipping_total=Money(row.shipping_total, cur),
+            tax_total=Money(row.tax_total, cur),
+            discount_total=Money(row.discount_total, cur),
+            total=Money(row.total, cur),
+            totals_difference=None if row.totals_difference is None else Money(row.totals_difference, cur),
+            created_at=row.platform_created_at,
+            updated_at=row.platform_updated_at,
+            customer=Customer(row.customer_name, row.customer_email, row.customer_phone),
+            shipping_address=Address(**row.shipping_address) if row.shipping_address else None,
+            note=row.note,
+            cancelled=row.cancelled,
+            pickup_location=row.pickup_location,
+            lines=tuple(
+                Line(ln.sku, ln.name, ln.quantity, Money(ln.unit_price, cur), Money(ln.total, cur), ln.external_id)
+                for ln in lines[row.id]
+            ),
+            fulfilments=tuple(_fulfilment_parts(part, tuple(part_lines[part.id])) for part in parts[row.id]),
+        )
 
 
 def find_order_row(session: Session, ref: str) -> t.Order | None:

@@ -7,12 +7,15 @@ is 401. The OpenAPI document is at `/api/openapi.json` (and a browsable copy at 
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from connector.orders.export import ExportFormat
 from connector.orders.fulfilment import ActionRefused, Tracking
 from connector.orders.service import BadInput, Service
 from connector.orders.service import NotFound as OrderNotFound
@@ -128,6 +131,34 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
             service.orders, store=store, status=status, limit=limit, backordered=backordered
         )
         return result
+
+    @api.get(
+        "/orders/export",
+        summary="Export orders: CSV (a row per order line), XML (see connector orders export --xsd) or JSON lines",
+        response_class=StreamingResponse,
+        responses={200: {"content": {f.media_type: {} for f in ExportFormat}}, 422: {"description": "Bad filter"}},
+    )
+    async def export_orders(
+        format: ExportFormat = ExportFormat.CSV,  # the query parameter's public name
+        since: Annotated[datetime | None, Query(description="Orders changed at or after this time.")] = None,
+        store: str | None = None,
+        status: str | None = None,
+        delimiter: Annotated[Literal[",", ";"], Query(description="CSV field separator.")] = ",",
+        bom: Annotated[bool, Query(description="CSV: start with a UTF-8 byte order mark.")] = False,
+    ) -> StreamingResponse:
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        options: dict[str, Any] = {"delimiter": delimiter, "bom": bom} if format is ExportFormat.CSV else {}
+        try:
+            chunks = await run_in_threadpool(service.export, format, store=store, status=status, since=since, **options)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        name = f"orders{format.suffix}"
+        return StreamingResponse(
+            iterate_in_threadpool(chunks),
+            media_type=format.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     @api.get("/orders/{ref}", summary="One order with its fulfilments and timeline")
     async def order(ref: str, raw: bool = False) -> dict[str, Any]:
