@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -238,3 +241,91 @@ def test_a_count_file_writes_the_same_keys_as_a_count_made_here(db: Session) -> 
     [stored] = db.scalars(select(t.StockMovement)).all()
     made = count_movement("a/b%c", "amsterdam", 2, 0, "count/x/1/a/b%c/amsterdam")
     assert (stored.idempotency_key, stored.kind, stored.on_hand_delta) == (made.idempotency_key, "count", 2)
+
+
+# --- invariants under random histories ----------------------------------------------------------------------------
+SKUS = ("A", "B")
+PLACES = ("amsterdam", "utrecht")
+events = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("order"),
+            st.integers(0, 3),
+            st.integers(0, 3),
+            st.integers(0, 120),  # minutes after T0 on the platform: ingested out of creation order
+            st.sampled_from(("", *PLACES)),  # a pickup order's shop, or a delivery
+        ),
+        st.tuples(st.just("receipt"), st.sampled_from(SKUS), st.sampled_from(PLACES), st.integers(1, 4)),
+        st.tuples(st.just("sale"), st.sampled_from(SKUS), st.sampled_from(PLACES), st.integers(1, 2)),
+        st.tuples(st.just("count"), st.sampled_from(SKUS), st.sampled_from(PLACES), st.integers(0, 5)),
+        st.tuples(st.just("cancel"), st.integers(0, 20)),
+    ),
+    max_size=14,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=events)
+def test_no_back_order_waits_while_stock_it_could_take_sits_anywhere(
+    db: Session, history: list[tuple[Any, ...]]
+) -> None:
+    """After any history: allocated stock equals the live fulfilments, every order's units are allocated or owed,
+    and no waiting order could take stock that is available where it may be served from."""
+    savepoint = db.begin_nested()
+    try:
+        _play(db, history)
+        db.flush()
+        _check(db)
+    finally:
+        savepoint.rollback()
+
+
+def _play(db: Session, history: list[tuple[Any, ...]]) -> None:
+    made: list[tuple[str, dict[str, int], int, str]] = []
+    for n, event in enumerate(history):
+        match event:
+            case ("order", a, b, minute, pickup):
+                lines = {sku: q for sku, q in (("A", a), ("B", b)) if q}
+                if lines:
+                    kind = {"kind": OrderKind.PICKUP, "pickup_location": pickup} if pickup else {}
+                    order(db, f"o{n}", lines, minute, **kind)
+                    made.append((f"o{n}", lines, minute, pickup))
+            case ("receipt" | "sale", sku, place, units):
+                reason, delta = (Reason.RECEIPT, units) if event[0] == "receipt" else (Reason.SALE, -units)
+                movement = pos_movement(f"k{n}", sku, place, delta, reason)
+                ledger.apply_pos_movements(db, [movement])
+                if delta > 0:
+                    Stocker(CONFIG).serve_back_orders(ledger.StockBook(db), {sku}, why="receipt")
+            case ("count", sku, place, units):
+                counts(db, f"sku,location,on_hand\n{sku},{place},{units}\n", batch=f"c{n}")
+            case ("cancel", index) if made:
+                number, lines, minute, pickup = made[index % len(made)]
+                kind = {"kind": OrderKind.PICKUP, "pickup_location": pickup} if pickup else {}
+                later = T0 + timedelta(days=1, minutes=n)
+                order(db, number, lines, minute, cancelled=True, updated_at=later, **kind)
+
+
+def _check(db: Session) -> None:
+    levels = ledger.levels(db)
+    held: dict[tuple[str, str], int] = {}
+    for row in db.scalars(select(t.Order)).all():
+        placed: dict[str, int] = {}
+        for f in row.fulfilments:
+            if f.status == "cancelled":
+                continue
+            for line in f.lines:
+                held[(line.sku, f.location)] = held.get((line.sku, f.location), 0) + line.quantity
+                placed[line.sku] = placed.get(line.sku, 0) + line.quantity
+        if row.cancelled:
+            assert not placed
+            assert not row.back_ordered
+            continue
+        owed = row.back_orders or {}
+        ordered = {line.sku: line.quantity for line in row.lines}
+        assert {sku: placed.get(sku, 0) + owed.get(sku, 0) for sku in ordered} == ordered
+        places = [row.pickup_location] if row.kind == "pickup" else list(PLACES)
+        for sku in owed:
+            for place in places:
+                level = levels.get((sku, place))
+                assert level is None or level.available <= 0, f"{row.number} waits for {sku} that {place} has"
+    assert {k: v.allocated for k, v in levels.items() if v.allocated} == {k: v for k, v in held.items() if v}
