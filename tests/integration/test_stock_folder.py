@@ -10,7 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 
+from connector.app.daemon import Daemon
 from connector.runtime.config import load_config
 from connector.stock import ledger
 from connector.stock.folder import ImportFolder
@@ -103,3 +105,14 @@ def test_the_daemon_serves_a_back_order_from_a_dropped_file(tmp_path: Path, sqli
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def test_waiting_orders_per_location_are_a_gauge(tmp_path: Path, sqlite_url: str) -> None:
+    runtime = Runtime.open(load_config(_waiting_orders(tmp_path, sqlite_url)))
+    try:
+        Daemon(runtime)._update_gauges()
+        exposed = generate_latest(runtime.metrics.registry).decode()
+    finally:
+        runtime.close()
+    assert 'connector_back_ordered_orders{location="(any location)"} 2.0' in exposed
+    assert 'connector_back_ordered_orders{location="amsterdam"} 0.0' in exposed
