@@ -37,6 +37,8 @@ from fastapi import FastAPI
 
 from connector.runtime.config import Config
 from connector.runtime.errors import FatalError, RetriableError
+from connector.stock import back_orders
+from connector.stock.folder import ImportFolder
 from connector.stock.order_effects import Stocker
 from connector.storage.db import DatabaseLock, upgrade
 from connector.storage.leases import release_lease, release_orphaned_claims, renew_lease
@@ -105,6 +107,10 @@ class Daemon:
             Job(f"poll:{s.name}", partial(self._poll, s.name), s.poll_interval) for s in self.runtime.config.stores
         ]
         jobs.append(Job("reservations", self._expire_holds, timedelta(minutes=1)))
+        stock = self.runtime.config.stock
+        if stock.import_dir is not None:
+            folder = ImportFolder(self.runtime, self.stocker, stock.import_dir)
+            jobs.append(Job("stock-import", folder.scan, stock.import_interval))
         jobs.append(Job("outbox", self._drain_outbox, daemon.outbox_interval))
         jobs.append(Job("gauges", self._update_gauges, timedelta(seconds=10)))
         return [*jobs, *self._extra_jobs]
@@ -177,12 +183,17 @@ class Daemon:
         )
 
     def _update_gauges(self) -> None:
-        """Poll lag and outbox depth per store, for `/metrics`."""
+        """Poll lag and outbox depth per store, back-ordered orders per location, for `/metrics`."""
+        metrics = self.runtime.metrics
         with self.runtime.reads() as session:
             for row in store_status(session, self.runtime.config):
                 age = row["last_success_age_s"]
-                self.runtime.metrics.poll_lag.labels(row["store"]).set(age if age is not None else float("nan"))
-                self.runtime.metrics.outbox_depth.labels(row["store"]).set(row["outbox"]["pending"])
+                metrics.poll_lag.labels(row["store"]).set(age if age is not None else float("nan"))
+                metrics.outbox_depth.labels(row["store"]).set(row["outbox"]["pending"])
+            waiting = {w["location"]: w["orders"] for w in back_orders.summary(session)}
+        places = [loc.name for loc in self.runtime.config.locations] + [back_orders.ANYWHERE]
+        for place in places:
+            metrics.back_orders.labels(place).set(waiting.get(place, 0))
 
     def _expire_holds(self) -> None:
         with self.runtime.sessions.begin() as session:

@@ -8,7 +8,7 @@ and seed always give the same file). The locations come in priority order, and e
 * a few are sold out everywhere: the lines that ask for them are back-ordered.
 
 `write_counts_csv` writes the counts as the `sku,location,on_hand` file `connector stock import` reads, and
-`import_counts_file` reads it back through the same parse and import (`connector.stock.ledger`) that command uses.
+`import_counts_file` reads it back through the same import (`Service.import_stock`) that command uses.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from connector.orders.service import Service
 from connector.stock import ledger
 from connector.storage.runtime import Runtime
 
@@ -78,10 +79,10 @@ def write_counts_csv(path: Path, counts: Iterable[ledger.Count]) -> None:
 def import_counts_file(runtime: Runtime, path: Path) -> Imported:
     """Read a count file and set on-hand from it, exactly as `connector stock import` does.
 
-    Raises `ledger.CsvError` for a bad file (nothing is imported then) and `OSError` when it cannot be read.
+    Raises `imports.CsvError` for a bad file (nothing is imported then) and `OSError` when it cannot be read.
     """
-    text = path.read_text(encoding="utf-8-sig")
-    counts = ledger.parse_counts_csv(text, [loc.name for loc in runtime.config.locations])
-    with runtime.sessions.begin() as session:
-        changed = ledger.import_counts(session, counts)
-    return Imported(len(counts), len({c.sku for c in counts}), len({c.location for c in counts}), changed)
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        result = Service(runtime).import_stock(stream, batch=f"demo:{path.name}")
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    return Imported(result.rows, len({r["sku"] for r in rows}), len({r["location"] for r in rows}), result.changed)

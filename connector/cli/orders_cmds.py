@@ -39,11 +39,16 @@ def list_(
     store: Annotated[str | None, typer.Option(help="Only this store.")] = None,
     status: Annotated[OrderStatus | None, typer.Option(help="Only orders in this state.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    backordered: Annotated[
+        bool, typer.Option("--backordered", help="Only orders waiting for stock, with what they wait for.")
+    ] = False,
 ) -> None:
     """List orders, newest first."""
     runtime, service = _service(config)
     try:
-        orders = service.orders(store=store, status=status.value if status else None, limit=limit)
+        orders = service.orders(
+            store=store, status=status.value if status else None, limit=limit, backordered=backordered
+        )
     except InvalidChoice as exc:
         bad_choice(exc)
     finally:
@@ -54,6 +59,8 @@ def list_(
     table = Table(title=f"{len(orders)} orders")
     for column in ("id", "store", "number", "date", "kind", "status", "fulfilment", "assigned", "payment", "total"):
         table.add_column(column)
+    if backordered:
+        table.add_column("back-ordered")
     for o in orders:
         table.add_row(
             str(o["id"]),
@@ -66,6 +73,7 @@ def list_(
             escape(_assigned(o)),
             o["payment_status"],
             f"{o['total']} {o['currency']}",
+            *([", ".join(f"{q}x{sku}" for sku, q in o["back_orders"].items())] if backordered else []),
         )
     console.print(table)
 

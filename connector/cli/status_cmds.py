@@ -17,6 +17,7 @@ from rich.table import Table
 
 from connector.cli.common import ConfigOption, JsonOption, console, open_config, print_json
 from connector.cli.timeutil import ago
+from connector.stock import back_orders
 from connector.storage.db import upgrade
 from connector.storage.runtime import Runtime
 from connector.sync.status import Health, overview
@@ -29,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 
 def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Show the daemon's heartbeat and each store: health, last poll, webhooks, inbox and outbox, problems.
+    """Show the daemon's heartbeat, each store (health, last poll, webhooks, inbox, outbox, problems), back-orders.
 
     Exits 1 when a store is unhealthy (not syncing), 0 when all are healthy or degraded.
     """
@@ -39,6 +40,7 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         upgrade(runtime.engine)
         with runtime.reads() as session:
             view = overview(session, cfg)
+            view["back_orders"] = back_orders.summary(session)
     finally:
         runtime.close()
     if as_json:
@@ -49,8 +51,21 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         raise typer.Exit(1)
 
 
+def _back_orders(waiting: list[dict[str, Any]], out: Console) -> None:
+    """Orders waiting for stock per location (pickup orders at their shop; the others wherever stock arrives)."""
+    if not waiting:
+        out.print("No back-orders: every open order has its stock.")
+        return
+    table = Table(title="Back-ordered", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("location", "orders", "units"):
+        table.add_column(column, justify="left" if column == "location" else "right")
+    for w in waiting:
+        table.add_row(escape(str(w["location"])), str(w["orders"]), str(w["units"]))
+    out.print(table)
+
+
 def render(view: dict[str, Any], out: Console) -> None:
-    """The daemon line, one table row per store, then each store's problems as wrapped lines."""
+    """The daemon line, one table row per store, each store's problems as wrapped lines, then back-orders."""
     out.print(_daemon_line(view["daemon"]), highlight=False)
     table = Table(title="Stores", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("store", overflow="fold")  # a long name folds onto the next line instead of being cut
@@ -70,6 +85,8 @@ def render(view: dict[str, Any], out: Console) -> None:
     for s in view["stores"]:
         for problem in s["problems"]:
             out.print(f"{s['store']}: {problem}", highlight=False, markup=False)
+    if "back_orders" in view:
+        _back_orders(view["back_orders"], out)
 
 
 def _daemon_line(daemon: dict[str, Any]) -> str:

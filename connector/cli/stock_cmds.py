@@ -1,4 +1,4 @@
-"""`connector stock import|pull|show` and `connector allocation simulate`."""
+"""`connector stock import|move|history|pull|show` and `connector allocation simulate`."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ from sqlalchemy import select
 
 from connector.cli.common import ConfigOption, JsonOption, StoreOption, console, fail, open_config, print_json
 from connector.cli.timeutil import parse_since
-from connector.orders.service import Service
+from connector.orders.service import BadInput, Service
 from connector.platforms import open_client
 from connector.platforms.base import StockCount
 from connector.runtime.config import Config, StoreConfig
 from connector.runtime.errors import ConfigError, SkippableError, SyncError
-from connector.stock import ledger
+from connector.stock import imports, ledger
 from connector.stock.allocation import LocationInfo, Strategy, allocate, merge_demands
+from connector.stock.movements import Reason, pos_movement
 from connector.storage import tables as t
 from connector.storage.db import upgrade
 from connector.storage.runtime import Runtime
@@ -42,24 +43,92 @@ def _open(config: ConfigOption) -> Runtime:
 
 @stock_app.command("import")
 def stock_import(
-    file: Annotated[Path, typer.Argument(help="CSV with columns sku,location,on_hand (absolute counts).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: sku,location,on_hand (absolute counts) or key,sku,location,delta,reason (movements)."
+        ),
+    ],
     config: ConfigOption = None,
+    batch: Annotated[
+        str | None, typer.Option(help="Idempotency key of a count file: the same batch imported twice moves nothing.")
+    ] = None,
 ) -> None:
-    """Set on-hand counts from a POS export; allocations and reservations stay as they are."""
+    """Set on-hand counts or apply POS movements from a file, all or nothing; waiting back-orders take new stock."""
     runtime = _open(config)
     try:
         try:
-            text = file.read_text(encoding="utf-8-sig")
-            counts = ledger.parse_counts_csv(text, [loc.name for loc in runtime.config.locations])
+            with file.open(encoding="utf-8-sig", newline="") as stream:
+                result = Service(runtime).import_stock(stream, batch=batch or uuid.uuid4().hex)
         except OSError as exc:
             fail(f"cannot read {file}: {exc.strerror}", code=2)
-        except ledger.CsvError as exc:
-            fail(f"{file}: {exc}", code=2)
-        with runtime.sessions.begin() as session:
-            moved = ledger.import_counts(session, counts)
+        except (imports.CsvError, UnicodeDecodeError) as exc:
+            fail(f"{file}: {exc} (nothing was applied)", code=2)
     finally:
         runtime.close()
-    console.print(f"{len(counts)} counts read, {moved} levels changed")
+    if result.kind == "counts":
+        console.print(f"{result.rows} counts read, {result.changed} levels changed", highlight=False)
+    else:
+        console.print(f"{result.rows} movements read, {result.changed} applied", highlight=False)
+    if result.served:
+        console.print(f"{result.served} back-ordered orders took the new stock", highlight=False)
+
+
+@stock_app.command("move")
+def stock_move(
+    sku: Annotated[str, typer.Argument(help="The SKU whose on-hand changes.")],
+    location: Annotated[str, typer.Option(help="Where the units are.")],
+    delta: Annotated[int, typer.Option(help="Signed change of on-hand: a sale of one is -1.")],
+    reason: Annotated[Reason, typer.Option(help="Why on-hand changed.")],
+    key: Annotated[
+        str | None, typer.Option(help="The POS's idempotency key (a key seen before moves nothing); default: new.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Apply one POS movement (as POST /api/stock/movements does for a batch)."""
+    key = key or uuid.uuid4().hex
+    try:
+        movement = pos_movement(key, sku, location, delta, reason)
+    except ValueError as exc:
+        fail(f"--delta: {exc}", code=2)
+    runtime = _open(config)
+    try:
+        try:
+            [applied] = Service(runtime).move_stock([movement])
+        except BadInput as exc:
+            fail(f"--{exc.where[-1]}: {exc.message}", code=2)
+    finally:
+        runtime.close()
+    state = "applied" if applied else "duplicate (key seen before: nothing moved)"
+    console.print(f"{key}: {state}", highlight=False)
+
+
+@stock_app.command("history")
+def stock_history(
+    sku: Annotated[str, typer.Argument(help="The SKU.")],
+    location: Annotated[str | None, typer.Option(help="Only this location.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many movements, newest first.")] = 200,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every change of a SKU's stock, newest first, with the level each one left."""
+    runtime = _open(config)
+    try:
+        rows = Service(runtime).stock_history(sku, location=location, limit=limit)
+    finally:
+        runtime.close()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"Stock history of {sku}")
+    columns = ("at", "location", "kind", "reason", "on_hand_delta", "allocated_delta", "reserved_delta", "on_hand")
+    for column in (*columns, "available", "order_id"):
+        table.add_column(
+            column.replace("_delta", " Δ"), justify="right" if column.endswith(("delta", "id")) else "left"
+        )
+    for r in rows:
+        table.add_row(*("" if r[c] is None else str(r[c]) for c in (*columns, "available", "order_id")))
+    console.print(table)
 
 
 @stock_app.command("pull")

@@ -174,6 +174,8 @@ class Workflow:
         event = self.stocker.next_event(row)
         release = unreserve_movements if row.kind == OrderKind.RESERVATION.value else release_movements
         ledger.apply_movements(session, release(str(row.id), [part], event), row.id)
+        why = f"order {row.number}: {f.location} part cancelled"
+        self.stocker.serve_back_orders(ledger.StockBook(session), {d.sku for d in part.lines}, why=why, besides=row.id)
 
     # --- assignment -------------------------------------------------------------------------------------------------
     def assign(self, session: Session, row: t.Order, location: str, user: str, actor: str) -> t.Fulfilment:

@@ -8,11 +8,12 @@ counts, replays and retries.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import select
 
@@ -21,7 +22,8 @@ from connector.orders.export import ExportFormat
 from connector.orders.fulfilment import ActionRefused, Tracking, Workflow
 from connector.orders.model import FulfilmentStatus, OrderKind, OrderStatus, address_lines, order_json
 from connector.orders.paper import PageSize
-from connector.stock import ledger
+from connector.stock import imports, ledger
+from connector.stock.movements import Movement
 from connector.stock.order_effects import Stocker
 from connector.storage import inbox as inbox_store
 from connector.storage import tables as t
@@ -51,6 +53,15 @@ class InvalidChoice(ValueError):
         self.option, self.value, self.choices = option, value, choices
 
 
+class BadInput(ValueError):
+    """Input refused before anything was applied; `where` names the item and field (e.g. `(3, "location")`)."""
+
+    def __init__(self, where: tuple[int | str, ...], message: str) -> None:
+        super().__init__(message)
+        self.where = where
+        self.message = message
+
+
 @dataclass
 class Service:
     runtime: Runtime
@@ -69,11 +80,23 @@ class Service:
                 raise NotFound(f"no order {ref!r}")
             return order_detail(session, row, raw=raw)
 
-    def orders(self, *, store: str | None = None, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Orders, newest first; an unknown `store` or `status` raises `InvalidChoice` (never an empty list)."""
+    def orders(
+        self, *, store: str | None = None, status: str | None = None, limit: int = 50, backordered: bool = False
+    ) -> list[dict[str, Any]]:
+        """Orders, newest first; `backordered`: only those waiting for stock, each with the units it still waits for."""
         self.check_filters(store=store, status=status)
         with self.runtime.reads() as session:
-            return [order_json(o) for o in list_orders(session, store=store, status=status, limit=limit)]
+            found = list_orders(session, store=store, status=status, limit=limit, backordered=backordered)
+            listed = [order_json(o) for o in found]
+            if backordered:
+                owed: dict[int, dict[str, Any] | None] = dict(
+                    session.execute(
+                        select(t.Order.id, t.Order.back_orders).where(t.Order.id.in_([o["id"] for o in listed]))
+                    ).all()
+                )
+                for o in listed:
+                    o["back_orders"] = owed.get(o["id"]) or {}
+            return listed
 
     def check_store(self, store: str | None) -> None:
         """An unknown store name raises `InvalidChoice` naming the configured ones."""
@@ -234,6 +257,7 @@ class Service:
             return order_detail(session, row)
 
     def set_stock(self, counts: list[ledger.Count], batch: str | None = None) -> int:
+        """Absolute on-hand counts; waiting back-orders take what rose, in the same transaction."""
         known = {loc.name for loc in self.runtime.config.locations}
         for c in counts:
             if c.location not in known:
@@ -241,7 +265,35 @@ class Service:
             if c.on_hand < 0:
                 raise ActionRefused(f"{c.sku} at {c.location}: on_hand must not be negative")
         with self.runtime.sessions.begin() as session:
-            return ledger.import_counts(session, counts, batch)
+            moved = ledger.count_changes(session, counts, batch or uuid.uuid4().hex)
+            raised = {m.sku for m in moved if m.on_hand_delta > 0}
+            self.stocker.serve_back_orders(ledger.StockBook(session), raised, why="stock count")
+            return len(moved)
+
+    def move_stock(self, movements: Sequence[Movement]) -> list[bool]:
+        """POS movements as one transaction; per movement True (applied) or False (its key was seen: a no-op).
+
+        BadInput names the first movement at an unknown location; nothing is applied then.
+        """
+        known = {loc.name for loc in self.runtime.config.locations}
+        for index, m in enumerate(movements):
+            if m.location not in known:
+                message = f"unknown location {m.location!r} (configured: {', '.join(sorted(known))})"
+                raise BadInput((index, "location"), message)
+        with self.runtime.sessions.begin() as session:
+            applied = ledger.apply_pos_movements(session, movements)
+            raised = {m.sku for m, new in zip(movements, applied, strict=True) if new and m.on_hand_delta > 0}
+            self.stocker.serve_back_orders(ledger.StockBook(session), raised, why="stock received at the POS")
+            return applied
+
+    def import_stock(self, stream: TextIO, *, batch: str) -> imports.ImportResult:
+        """A count or movement CSV, all or nothing (`imports.CsvError` names the line and column)."""
+        with self.runtime.sessions.begin() as session:
+            return imports.import_csv(session, stream, self.stocker, batch=batch)
+
+    def stock_history(self, sku: str, *, location: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        with self.runtime.reads() as session:
+            return ledger.history(session, sku, location=location, limit=limit)
 
     def stock(self, *, sku: str | None = None, location: str | None = None) -> list[dict[str, Any]]:
         with self.runtime.reads() as session:

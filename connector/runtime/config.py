@@ -228,8 +228,16 @@ class StoreConfig(_Strict):
         return value
 
 
+class StockConfig(_Strict):
+    """`[stock]`: a folder the daemon watches for POS files (count or movement CSVs), each imported once."""
+
+    import_dir: Path | None = None  # relative paths are relative to the daemon's working directory
+    import_interval: Duration = timedelta(seconds=2)
+
+
 class Config(_Strict):
     daemon: DaemonConfig
+    stock: StockConfig = Field(default_factory=StockConfig)
     locations: list[LocationConfig] = Field(default_factory=list)
     stores: list[StoreConfig] = Field(default_factory=list)
     source: str = ""

@@ -43,3 +43,9 @@ class Metrics:
         self.dead_letters = Counter(
             "connector_dead_letters", "Payloads set aside as unprocessable", ["store"], registry=r
         )
+        self.back_orders = Gauge(
+            "connector_back_ordered_orders",
+            "Orders waiting for stock, per location (pickup orders at their shop, the others under '(any location)')",
+            ["location"],
+            registry=r,
+        )

@@ -6,13 +6,13 @@ redelivered webhook, a retried job) never moves stock twice. Levels are sums ove
 and keeps them current in memory while a batch of orders is allocated (see the class).
 
 Stock enters by counts (a POS export, `connector stock import`, `PUT /api/stock`): each count is stored as the
-difference from the current on-hand, keyed by the import batch, so one import applied twice moves nothing.
+difference from the current on-hand, keyed by the import batch, so one import applied twice moves nothing. POS
+movements (`POST /api/stock/movements`, a movement CSV) carry the POS's own key: a key seen before is a no-op.
+Files are parsed in `connector.stock.imports`; `history` lists a SKU's movements with the level each one left.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -65,6 +65,7 @@ def _row(m: Movement, order_id: int | None) -> dict[str, Any]:
         "idempotency_key": m.idempotency_key,
         "order_id": order_id,
         "note": m.order_ref,
+        "reason": m.reason,
     }
 
 
@@ -176,9 +177,17 @@ def stock_rows(session: Session, *, sku: str | None = None, location: str | None
 
 def import_counts(session: Session, counts: Iterable[Count], batch: str | None = None) -> int:
     """Set absolute on-hand counts (as a POS exports them); returns how many (sku, location) levels moved."""
-    batch = batch or uuid.uuid4().hex
+    return len(count_changes(session, counts, batch or uuid.uuid4().hex))
+
+
+def count_changes(session: Session, counts: Iterable[Count], batch: str) -> list[Movement]:
+    """Write each count as its difference from the current on-hand; returns the movements written (a level already
+    at its count, or a batch applied before, moves nothing). Levels are read `_LEVELS_CHUNK` SKUs at a time."""
     counts = list(counts)
-    current = levels(session, skus=sorted({c.sku for c in counts}))
+    skus = sorted({c.sku for c in counts})
+    current: dict[tuple[str, str], StockLevel] = {}
+    for start in range(0, len(skus), _LEVELS_CHUNK):
+        current.update(levels(session, skus=skus[start : start + _LEVELS_CHUNK]))
     movements = []
     for c in counts:
         level = current.get((c.sku, c.location), StockLevel(0, 0, 0))
@@ -186,31 +195,54 @@ def import_counts(session: Session, counts: Iterable[Count], batch: str | None =
             movements.append(
                 count_movement(c.sku, c.location, c.on_hand, level.on_hand, f"count/{batch}/{c.sku}/{c.location}")
             )
-    return apply_movements(session, movements)
+    return _insert(session, movements, None)
 
 
-class CsvError(ValueError):
-    pass
+_LEVELS_CHUNK = 500  # SKUs per levels query: SQLite caps the variables of one statement
 
 
-def parse_counts_csv(text: str, known_locations: Iterable[str]) -> list[Count]:
-    """Rows `sku,location,on_hand` (header required); refuses the whole file on the first bad row."""
-    known = set(known_locations)
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or not {"sku", "location", "on_hand"} <= set(reader.fieldnames):
-        raise CsvError("the header must name the columns sku,location,on_hand")
-    counts = []
-    for n, row in enumerate(reader, start=2):
-        sku, location, raw = (row.get("sku") or "").strip(), (row.get("location") or "").strip(), row.get("on_hand")
-        if not sku:
-            raise CsvError(f"line {n}: sku is empty")
-        if location not in known:
-            raise CsvError(f"line {n}: unknown location {location!r} (configured: {', '.join(sorted(known))})")
-        try:
-            on_hand = int((raw or "").strip())
-        except ValueError:
-            raise CsvError(f"line {n}: on_hand {raw!r} is not a whole number") from None
-        if on_hand < 0:
-            raise CsvError(f"line {n}: on_hand must not be negative")
-        counts.append(Count(sku, location, on_hand))
-    return counts
+def apply_pos_movements(session: Session, movements: Sequence[Movement]) -> list[bool]:
+    """Append POS movements in one statement; per movement True when applied, False when its key was seen before
+    (in the ledger, or earlier in this list)."""
+    first: dict[str, Movement] = {}
+    for m in movements:
+        first.setdefault(m.idempotency_key, m)
+    new = set(_write(session, [_row(m, None) for m in first.values()]))
+    applied = []
+    for m in movements:
+        fresh = m.idempotency_key in new and first[m.idempotency_key] is m
+        applied.append(fresh)
+    return applied
+
+
+def history(session: Session, sku: str, *, location: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """A SKU's movements, newest first, with the level each one left (per location): what `stock history` shows."""
+    query = select(StockMovement).where(StockMovement.sku == sku)
+    if location:
+        query = query.where(StockMovement.location == location)
+    rows = session.scalars(query.order_by(StockMovement.id.desc()).limit(limit)).all()
+    after = {loc: level for (_s, loc), level in levels(session, skus=[sku]).items()}
+    out = []
+    for m in rows:
+        level = after.get(m.location, StockLevel())
+        out.append(_history_row(m, level))
+        after[m.location] = StockLevel(
+            level.on_hand - m.on_hand_delta, level.allocated - m.allocated_delta, level.reserved - m.reserved_delta
+        )
+    return out
+
+
+def _history_row(m: StockMovement, after: StockLevel) -> dict[str, Any]:
+    return {
+        "at": m.at.isoformat(),
+        "location": m.location,
+        "kind": m.kind,
+        "reason": m.reason or None,
+        "on_hand_delta": m.on_hand_delta,
+        "allocated_delta": m.allocated_delta,
+        "reserved_delta": m.reserved_delta,
+        "on_hand": after.on_hand,
+        "available": after.available,
+        "order_id": m.order_id,
+        "key": m.idempotency_key,
+    }

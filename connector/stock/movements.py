@@ -9,6 +9,7 @@ database-backed ledger stores the same rows with the same keys; `Ledger` here is
 Movement kinds and their shape for a quantity q > 0 (on_hand, allocated, reserved):
 
     count      (d, 0, 0)     a POS count: the delta from the current on_hand to the counted level (d may be 0)
+    move       (d, 0, 0)     a POS movement (a sale, a receipt, ...): d != 0, its sign fixed by its `Reason`
     allocate   (0, +q, 0)    an order takes stock
     release    (0, -q, 0)    cancel, delete or edit gives allocated stock back
     reserve    (0, 0, +q)    a reservation holds stock without deducting it
@@ -44,6 +45,7 @@ class LedgerError(ValueError):
 
 class MovementKind(StrEnum):
     COUNT = "count"
+    MOVE = "move"
     ALLOCATE = "allocate"
     RELEASE = "release"
     RESERVE = "reserve"
@@ -63,6 +65,41 @@ _SHAPES: dict[MovementKind, tuple[int, int, int]] = {
 }
 
 
+class Reason(StrEnum):
+    """Why the POS says on-hand changed; the sign of the change each allows is in `SIGNS`."""
+
+    SALE = "sale"
+    RETURN = "return"
+    RECEIPT = "receipt"
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
+    COUNT_CORRECTION = "count_correction"
+    DAMAGE = "damage"
+
+
+# +1: the reason only adds units, -1: only takes them away, 0: either (a correction).
+SIGNS: dict[Reason, int] = {
+    Reason.SALE: -1,
+    Reason.RETURN: 1,
+    Reason.RECEIPT: 1,
+    Reason.TRANSFER_OUT: -1,
+    Reason.TRANSFER_IN: 1,
+    Reason.COUNT_CORRECTION: 0,
+    Reason.DAMAGE: -1,
+}
+
+
+def delta_problem(reason: Reason, delta: int) -> str | None:
+    """Why `delta` cannot be a `reason` movement (a sale of one is -1), or None when it can."""
+    if delta == 0:
+        return "must not be 0"
+    sign = SIGNS[reason]
+    if sign and (delta > 0) != (sign > 0):
+        verb, bound = ("adds", "> 0") if sign > 0 else ("removes", "< 0")
+        return f"a {reason.value} {verb} units: the delta must be {bound}"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Movement:
     """One ledger row. The deltas must match the kind's shape (see the module docstring)."""
@@ -75,11 +112,14 @@ class Movement:
     reserved_delta: int
     idempotency_key: str
     order_ref: str = ""
+    reason: str = ""
 
     def __post_init__(self) -> None:
         deltas = (self.on_hand_delta, self.allocated_delta, self.reserved_delta)
         if self.kind is MovementKind.COUNT:
             valid = deltas[1:] == (0, 0)
+        elif self.kind is MovementKind.MOVE:
+            valid = deltas[1:] == (0, 0) and delta_problem(Reason(self.reason), deltas[0]) is None
         else:
             quantity = self.quantity
             valid = quantity > 0 and deltas == tuple(quantity * unit for unit in _SHAPES[self.kind])
@@ -220,6 +260,18 @@ def count_movement(sku: str, location: str, new_on_hand: int, current: int, key:
     """
     full_key = "/".join(_escape(part) for part in ("count", key, location, sku))
     return Movement(sku, location, MovementKind.COUNT, new_on_hand - current, 0, 0, full_key)
+
+
+def pos_movement(key: str, sku: str, location: str, delta: int, reason: Reason) -> Movement:
+    """A POS movement of on-hand by `delta`; `key` is the POS's idempotency key (a key seen before moves nothing).
+
+    ValueError when the delta does not fit the reason (see `delta_problem`).
+    """
+    full_key = "/".join(_escape(part) for part in ("pos", key))
+    problem = delta_problem(reason, delta)
+    if problem:
+        raise ValueError(f"movement {key!r}: delta {delta} {problem}")
+    return Movement(sku, location, MovementKind.MOVE, delta, 0, 0, full_key, reason=reason.value)
 
 
 def _movements(kind: MovementKind, order_ref: str, parts: Iterable[Part], event: str | int) -> tuple[Movement, ...]:

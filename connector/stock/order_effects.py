@@ -45,6 +45,7 @@ from connector.stock.allocation import (
     merge_demands,
     shrink,
 )
+from connector.stock.back_orders import waiting
 from connector.stock.ledger import StockBook
 from connector.stock.movements import (
     Movement,
@@ -173,8 +174,11 @@ class Stocker:
         row.allocation = _allocation_record(taken.allocation)
         _timeline(book.session, row, "allocation", *_allocated_entry(taken, reason, event))
 
-    def release_order(self, book: StockBook, row: t.Order, *, why: str) -> None:
-        """Give back the stock of every fulfilment not yet shipped, and cancel those fulfilments."""
+    def release_order(self, book: StockBook, row: t.Order, *, why: str, serve: bool = True) -> None:
+        """Give back the stock of every fulfilment not yet shipped, and cancel those fulfilments.
+
+        Waiting back-orders then take what was given back (`serve`; off when the order re-allocates at once).
+        """
         live = [f for f in row.fulfilments if f.status in HOLDING]
         packed = [f.location for f in live if f.status == FulfilmentStatus.PACKED.value]
         if packed:
@@ -197,13 +201,16 @@ class Stocker:
             f"stock released: {why}",
             {"parts": [_part_json(p) for p in parts], "stock_event": event},
         )
+        if serve:
+            self.serve_back_orders(book, _skus(parts), why=f"order {row.number} {why}")
 
     def reallocate(self, book: StockBook, row: t.Order, *, why: str) -> None:
         if any(f.status not in MOVABLE | {FulfilmentStatus.CANCELLED.value} for f in row.fulfilments):
             _conflict(book.session, row, f"{why}, but a fulfilment is already packed or shipped: not moved")
             return
-        self.release_order(book, row, why=why)
+        self.release_order(book, row, why=why, serve=False)
         self.allocate_order(book, row, reason=why)
+        self.serve_back_orders(book, _skus(_part(f) for f in row.fulfilments), why=f"order {row.number} re-allocated")
 
     def apply_edit(self, book: StockBook, row: t.Order, line_changes: dict[str, list[int]]) -> None:
         """Re-allocate only what the edit changed."""
@@ -225,6 +232,7 @@ class Stocker:
             book.apply(undo, row.id)
             _replace_fulfilment_lines(row, cut.parts)
             _set_back_orders(row, cut.back_orders)
+            self.serve_back_orders(book, _skus(cut.released), why=f"order {row.number} edited")
         if added:
             taken = self._take(book, _Subject.of(row), added, f"{event}+")
             if taken.conflict:
@@ -240,6 +248,55 @@ class Stocker:
             "re-allocated the edited lines",
             {"added": _demands_json(added), "removed": _demands_json(removed), "stock_event": event},
         )
+
+    # --- back-orders ----------------------------------------------------------------------------------------------
+    def serve_back_orders(self, book: StockBook, skus: Iterable[str], *, why: str, besides: int | None = None) -> int:
+        """Stock of `skus` rose: waiting back-orders take it, oldest order first, each under its store's strategy.
+
+        Called in the transaction that raised the stock (a count, a POS movement, a cancel, an expired hold), so
+        newer orders never get the units first. Each order served gets the units as fulfilment lines (a new
+        fulfilment, or its open one at that location) and a timeline entry; what is still missing stays owed.
+        `besides`: an order that must not take the stock back (staff just cancelled its part). Returns how many
+        orders took stock.
+        """
+        wanted = set(skus)
+        if not wanted or not self.locations:
+            return 0
+        served = 0
+        for row in waiting(book.session, wanted):
+            if row.id == besides:
+                continue
+            owed = _back_orders(row)
+            if any(d.sku in wanted for d in owed) and self._serve(book, row, owed, why):
+                served += 1
+        return served
+
+    def _serve(self, book: StockBook, row: t.Order, owed: Sequence[Demand], why: str) -> bool:
+        subject = _Subject.of(row)
+        pinned = subject.pickup_location if subject.kind == OrderKind.PICKUP.value else None
+        pinned = pinned if pinned in self.names else None
+        stock = book.availability(sorted({d.sku for d in owed}))
+        if not any(units > 0 and pinned in (None, loc) for (_sku, loc), units in stock.items()):
+            return False  # nothing it could take: no stock event, nothing on the timeline
+        event = self.next_event(row)
+        taken = self._take(book, subject, owed, event)
+        book.apply(taken.movements, row.id)
+        for part in taken.allocation.parts:
+            _add_to_fulfilment(row, part)
+        _set_back_orders(row, taken.allocation.back_orders)
+        units = sum(p.units for p in taken.allocation.parts)
+        left = taken.allocation.back_ordered_units
+        summary = f"back-order served ({why}): {units} unit{'s' if units != 1 else ''} from "
+        summary += ", ".join(p.location for p in taken.allocation.parts)
+        summary += f"; {left} still back-ordered" if left else "; nothing back-ordered any more"
+        details = {
+            "parts": [_part_json(p) for p in taken.allocation.parts],
+            "back_orders": _owed(taken.allocation.back_orders),
+            "strategy": taken.allocation.strategy.value,
+            "stock_event": event,
+        }
+        _timeline(book.session, row, "allocation", summary, details)
+        return True
 
     # --- reservations -------------------------------------------------------------------------------------------
     def confirm_reservation(self, session: Session, row: t.Order, actor: str) -> None:
@@ -394,6 +451,10 @@ def _entry(order_id: int, kind: str, summary: str, details: dict[str, Any]) -> d
 
 def _part(f: t.Fulfilment) -> Part:
     return Part(f.location, tuple(Demand(fl.sku, fl.quantity) for fl in f.lines if fl.quantity))
+
+
+def _skus(parts: Iterable[Part]) -> set[str]:
+    return {line.sku for part in parts for line in part.lines}
 
 
 def _part_json(part: Part) -> dict[str, Any]:

@@ -88,8 +88,10 @@ def _fulfilment_parts(row: t.Fulfilment | Row[Any], lines: tuple[FulfilmentLine,
     )
 
 
-def order_query(*, store: str | None = None, status: str | None = None) -> Select[t.Order]:
+def order_query(*, store: str | None = None, status: str | None = None, backordered: bool = False) -> Select[t.Order]:
     query = select(t.Order).join(t.Store, t.Store.id == t.Order.store_id).where(t.Order.deleted.is_(False))
+    if backordered:  # waiting for stock: what `connector.stock.back_orders` serves
+        query = query.where(t.Order.back_ordered.is_(True), t.Order.cancelled.is_(False), t.Order.status != "cancelled")
     if store:
         query = query.where(t.Store.name == store)
     if status:
@@ -98,9 +100,9 @@ def order_query(*, store: str | None = None, status: str | None = None) -> Selec
 
 
 def list_orders(
-    session: Session, *, store: str | None = None, status: str | None = None, limit: int = 50
+    session: Session, *, store: str | None = None, status: str | None = None, limit: int = 50, backordered: bool = False
 ) -> list[Order]:
-    rows = session.scalars(order_query(store=store, status=status).limit(limit))
+    rows = session.scalars(order_query(store=store, status=status, backordered=backordered).limit(limit))
     return [to_model(row) for row in rows]
 
 

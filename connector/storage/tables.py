@@ -79,6 +79,8 @@ class Order(Base):
         UniqueConstraint("store_id", "external_id"),
         Index("ix_orders_status", "status"),
         Index("ix_orders_platform_updated_at", "platform_updated_at"),
+        # Waiting back-orders, oldest first: what arriving stock serves (`stock.order_effects.serve_back_orders`).
+        Index("ix_orders_back_ordered", "back_ordered", "platform_created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -279,6 +281,7 @@ class StockMovement(Base):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(default="")  # a POS movement's reason (sale, receipt, ...); else empty
 
 
 class Lease(Base):

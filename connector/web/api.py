@@ -10,17 +10,18 @@ import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from connector.orders.export import ExportFormat
 from connector.orders.fulfilment import ActionRefused, LocationNeeded, Tracking
 from connector.orders.paper import PageSize
-from connector.orders.service import InvalidChoice, Service
+from connector.orders.service import BadInput, InvalidChoice, Service
 from connector.orders.service import NotFound as OrderNotFound
 from connector.stock import ledger
+from connector.stock.movements import Reason, delta_problem, pos_movement
 from connector.storage.runtime import Runtime
 from connector.sync.status import overview
 
@@ -56,6 +57,32 @@ class CountBody(BaseModel):
 class StockBody(BaseModel):
     counts: list[CountBody]
     batch: str | None = Field(default=None, description="Idempotency key: the same batch applied twice moves nothing.")
+
+
+class MovementBody(BaseModel):
+    """One POS movement; `reason` is declared before `delta` so the delta's sign can be checked against it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(
+        min_length=1, max_length=200, description="The POS's idempotency key: a key seen before is a no-op."
+    )
+    sku: str = Field(min_length=1, max_length=200)
+    location: str = Field(min_length=1, description="A configured location.")
+    reason: Reason
+    delta: StrictInt = Field(description="Signed change of on-hand: a sale of one is -1.")
+
+    @field_validator("delta")
+    @classmethod
+    def _sign(cls, value: int, info: ValidationInfo) -> int:
+        reason = info.data.get("reason")
+        problem = delta_problem(reason, value) if isinstance(reason, Reason) else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+MAX_MOVEMENTS = 1000
 
 
 def bearer_guard(runtime: Runtime) -> Any:
@@ -99,9 +126,14 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
 
     @api.get("/orders", summary="Orders, newest first")
     async def orders(
-        store: str | None = None, status: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+        store: str | None = None,
+        status: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+        backordered: Annotated[bool, Query(description="Only orders waiting for stock.")] = False,
     ) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await run(service.orders, store=store, status=status, limit=limit)
+        result: list[dict[str, Any]] = await run(
+            service.orders, store=store, status=status, limit=limit, backordered=backordered
+        )
         return result
 
     @api.get(
@@ -195,6 +227,31 @@ def build_api(runtime: Runtime, service: Service, on_change: Any = None) -> APIR
         counts = [ledger.Count(c.sku, c.location, c.on_hand) for c in body.counts]
         moved = await run(service.set_stock, counts, body.batch)
         return {"counts": len(counts), "changed": moved}
+
+    @api.post("/stock/movements", summary="Apply POS movements (one transaction; a key seen before is a no-op)")
+    async def move_stock(
+        body: Annotated[list[MovementBody], Body(max_length=MAX_MOVEMENTS)],
+    ) -> dict[str, list[dict[str, str]]]:
+        movements = [pos_movement(m.key, m.sku, m.location, m.delta, m.reason) for m in body]
+        try:
+            applied = await run(service.move_stock, movements)
+        except BadInput as exc:
+            raise HTTPException(
+                422, [{"type": "value_error", "loc": ["body", *exc.where], "msg": exc.message}]
+            ) from None
+        return {
+            "results": [
+                {"key": m.key, "status": "applied" if new else "duplicate"}
+                for m, new in zip(body, applied, strict=True)
+            ]
+        }
+
+    @api.get("/stock/{sku}/history", summary="Every change of a SKU's stock, newest first")
+    async def stock_history(
+        sku: str, location: str | None = None, limit: Annotated[int, Query(ge=1, le=10000)] = 200
+    ) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await run(service.stock_history, sku, location=location, limit=limit)
+        return result
 
     @api.get("/inbox", summary="Received deliveries and dead letters")
     async def inbox(

@@ -258,6 +258,7 @@ def _page_routes(router: APIRouter, dash: Dashboard) -> None:
             return dash.page(request, "missing.html", session, status=404, what=f"location {location!r}")
         with dash.runtime.reads() as db:
             rows = readmodel.queue(db, location)
+            waiting = readmodel.back_ordered(db, location)
             counts = readmodel.open_counts(db)
         return dash.page(
             request,
@@ -265,6 +266,7 @@ def _page_routes(router: APIRouter, dash: Dashboard) -> None:
             session,
             location=location,
             rows=rows,
+            waiting=waiting,
             counts=counts,
             back=f"/queue?location={location}",
         )

@@ -1,6 +1,7 @@
 """What the dashboard's pages read from the database: the fulfilment queue of a location and sync activity.
 
     queue(session, location)        open fulfilments at one location, newest order first (a POS fulfilment list)
+    back_ordered(session, location) orders waiting for stock that may be served here, oldest first (served first)
     open_counts(session)            {location: open fulfilments}
     failed_writes(session)          write-backs that gave up, newest first
     hourly_activity(session, now)   the last 24 hours: orders stored per hour and store, and how late they came
@@ -19,7 +20,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connector.orders.model import FulfilmentStatus, OrderStatus, PaymentStatus, address_lines
+from connector.orders.model import FulfilmentStatus, OrderKind, OrderStatus, PaymentStatus, address_lines
+from connector.stock import back_orders
 from connector.storage import tables as t
 from connector.storage.types import OutboxStatus
 
@@ -113,6 +115,47 @@ def _row(f: t.Fulfilment) -> QueueRow:
         outstanding=max(order.total - paid, Decimal(0)),
         currency=order.currency,
     )
+
+
+@dataclass(frozen=True)
+class BackOrderRow:
+    order_id: int
+    number: str
+    store: str
+    created_at: datetime
+    kind: str
+    customer: str
+    waits_at: str  # the pickup shop, or "any location"
+    items: tuple[Item, ...]  # the units still owed
+
+
+def back_ordered(session: Session, location: str, limit: int = 200) -> list[BackOrderRow]:
+    """Waiting orders that stock arriving at `location` could serve: its pickup orders and every non-pickup one."""
+    here = (t.Order.kind != OrderKind.PICKUP.value) | (t.Order.pickup_location == location)
+    query = (
+        select(t.Order)
+        .where(back_orders.is_waiting(), here)
+        .order_by(t.Order.platform_created_at, t.Order.id)
+        .limit(limit)
+    )
+    rows = []
+    for order in session.scalars(query):
+        names = {line.sku: line.name for line in order.lines}
+        owed = tuple(Item(sku, names.get(sku, ""), q) for sku, q in (order.back_orders or {}).items() if q)
+        pickup = order.kind == OrderKind.PICKUP.value
+        rows.append(
+            BackOrderRow(
+                order.id,
+                order.number,
+                order.store.name,
+                order.platform_created_at,
+                order.kind,
+                order.customer_name,
+                location if pickup else "any location",
+                owed,
+            )
+        )
+    return rows
 
 
 def open_counts(session: Session) -> dict[str, int]:

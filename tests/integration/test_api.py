@@ -252,3 +252,94 @@ def test_an_unknown_filter_value_is_a_422_naming_the_valid_ones(client: TestClie
     answer = client.get("/api/orders", params={"store": "nosuchstore"}, headers=AUTH)
     assert (answer.status_code, answer.json()["detail"]["choices"]) == (422, ["bc"])
     assert [o["number"] for o in client.get("/api/orders", params={"status": "open"}, headers=AUTH).json()] == ["100"]
+
+
+def _movement(key: str, delta: object, reason: str = "receipt", location: str = "amsterdam") -> dict[str, object]:
+    return {"key": key, "sku": "A", "location": location, "delta": delta, "reason": reason}
+
+
+def test_stock_movements_apply_once_per_key_and_show_on_the_history(client: TestClient) -> None:
+    batch = [_movement("pos-1", 3), _movement("pos-2", -1, "sale"), _movement("pos-1", 3)]
+    answer = client.post("/api/stock/movements", headers=AUTH, json=batch)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "results": [
+            {"key": "pos-1", "status": "applied"},
+            {"key": "pos-2", "status": "applied"},
+            {"key": "pos-1", "status": "duplicate"},
+        ]
+    }
+    again = client.post("/api/stock/movements", headers=AUTH, json=batch[1:2]).json()
+    assert again == {"results": [{"key": "pos-2", "status": "duplicate"}]}
+    assert client.get("/api/stock", headers=AUTH, params={"sku": "A"}).json()[0]["on_hand"] == 7
+    history = client.get("/api/stock/A/history", headers=AUTH).json()
+    assert [(h["kind"], h["reason"], h["on_hand_delta"], h["on_hand"]) for h in history] == [
+        ("move", "sale", -1, 7),
+        ("move", "receipt", 3, 8),
+        ("allocate", None, 0, 5),
+        ("count", None, 5, 5),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "message"),
+    [
+        (_movement("k", 1, location="paris"), "location", "unknown location 'paris'"),
+        (_movement("k", 1.5), "delta", "valid integer"),
+        (_movement("k", "2"), "delta", "valid integer"),
+        (_movement("k", 2, "sale"), "delta", "a sale removes units"),
+        (_movement("k", 1, "gift"), "reason", "'sale'"),
+        ({"sku": "A", "location": "amsterdam", "delta": 1, "reason": "receipt"}, "key", "Field required"),
+    ],
+)
+def test_a_bad_movement_refuses_the_whole_batch_naming_it(
+    client: TestClient, item: dict[str, object], field: str, message: str
+) -> None:
+    answer = client.post("/api/stock/movements", headers=AUTH, json=[_movement("good", 4), item])
+    assert answer.status_code == 422
+    [error] = [e for e in answer.json()["detail"] if e["loc"][:2] == ["body", 1]]
+    assert error["loc"] == ["body", 1, field]
+    assert message in error["msg"]
+    assert client.get("/api/stock/A/history", headers=AUTH).json()[0]["kind"] == "allocate"  # nothing applied
+
+
+def test_a_batch_of_more_than_a_thousand_is_refused(client: TestClient) -> None:
+    answer = client.post("/api/stock/movements", headers=AUTH, json=[_movement(f"k{n}", 1) for n in range(1001)])
+    assert answer.status_code == 422
+    assert "at most 1000" in answer.text
+
+
+def test_a_receipt_serves_the_waiting_back_order_before_a_newer_order(client: TestClient) -> None:
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    eur = lambda x: Money(Decimal(x), "EUR")  # noqa: E731
+    with runtime.sessions.begin() as session:
+        for number, minute in (("101", 1), ("102", 2)):
+            created = datetime(2026, 5, 1, 0, minute, tzinfo=UTC)
+            order = Order(
+                store="bc",
+                platform=Platform.BIGCOMMERCE,
+                external_id=number,
+                number=number,
+                kind=OrderKind.DELIVERY,
+                payment_status=PaymentStatus.PAID,
+                platform_status="11",
+                currency="EUR",
+                subtotal=eur("0"),
+                shipping_total=eur("0"),
+                tax_total=eur("0"),
+                discount_total=eur("0"),
+                total=eur("0"),
+                created_at=created,
+                updated_at=created,
+                lines=(Line("A", "Alpha", 4, eur("0"), eur("0")),),
+            )
+            outcome = ingest_order(session, runtime.store_ids["bc"], order, source="test")
+            Stocker(runtime.config).on_outcome(session, outcome)
+    assert client.get("/api/orders/101", headers=AUTH).json()["back_orders"] == {"A": 1}  # 5 - 2 = 3 of 4
+    assert client.get("/api/orders/102", headers=AUTH).json()["back_orders"] == {"A": 4}
+    client.post("/api/stock/movements", headers=AUTH, json=[_movement("in-1", 2)])
+    served = client.get("/api/orders/101", headers=AUTH).json()
+    assert served["back_orders"] == {}
+    assert [f["lines"] for f in served["fulfilments"]] == [[{"sku": "A", "quantity": 4}]]
+    assert any(e["summary"].startswith("back-order served") for e in served["timeline"])
+    assert client.get("/api/orders/102", headers=AUTH).json()["back_orders"] == {"A": 3}

@@ -683,3 +683,20 @@ def test_the_lag_chart_marks_unhealthy_stores() -> None:
     assert [r.fill for r in chart.rects] == ["#16a34a", "#dc2626", "#16a34a"]
     assert chart.description == "a: 30 s; b: 10 min; c: never polled; d: 1 min"
     assert (duration(42), duration(7200), duration(90)) == ("42 s", "2 h", "1.5 min")
+
+
+def test_the_queue_shows_the_orders_waiting_for_stock_oldest_first(shop: Shop) -> None:
+    none_in_stock = (Line("MUG-9", "Enamel mug", 3, _eur("5.00"), _eur("15.00")),)
+    newer = shop.order(lines=none_in_stock)
+    older = shop.order(lines=none_in_stock, created_at=T0 - timedelta(hours=1), updated_at=T0 - timedelta(hours=1))
+    pickup = shop.order(lines=none_in_stock, kind=OrderKind.PICKUP)  # waits at utrecht, its pickup shop
+    login(shop.client)
+    page = shop.client.get("/queue?location=amsterdam").text
+    waiting = page[page.index('<h2 id="back-ordered">') :]
+    assert 'Back-ordered <span class="count">2</span>' in waiting
+    assert waiting.index(f'href="/orders/{older}"') < waiting.index(f'href="/orders/{newer}"')
+    assert f'href="/orders/{pickup}"' not in waiting
+    assert '<span class="qty">3 \N{MULTIPLICATION SIGN}</span> Enamel mug' in waiting
+    assert "any location" in waiting
+    at_utrecht = shop.client.get("/queue?location=utrecht").text
+    assert f'href="/orders/{pickup}"' in at_utrecht[at_utrecht.index('<h2 id="back-ordered">') :]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from connector.orders.model import Line, Money, Order, OrderKind, PaymentStatus, Platform
 from connector.runtime.config import Config, validate_config
 from connector.stock import ledger
+from connector.stock.imports import CsvError, import_csv
 from connector.stock.order_effects import Stocker
 from connector.storage import tables as t
 from connector.sync.ingest import ingest_order
@@ -170,11 +172,11 @@ def test_reservation_confirm_turns_hold_into_allocation(db: Session) -> None:
 
 
 def test_csv_import_validates_and_is_idempotent_per_batch(db: Session) -> None:
-    counts = ledger.parse_counts_csv("sku,location,on_hand\nA,amsterdam,7\n", ["amsterdam", "utrecht"])
-    assert ledger.import_counts(db, counts, batch="b1") == 1
-    assert ledger.import_counts(db, counts, batch="b1") == 0
+    text = "sku,location,on_hand\nA,amsterdam,7\n"
+    assert import_csv(db, io.StringIO(text), Stocker(CONFIG), batch="b1").changed == 1
+    assert import_csv(db, io.StringIO(text), Stocker(CONFIG), batch="b1").changed == 0
     assert level(db, "A", "amsterdam") == (7, 0, 0)
-    with pytest.raises(ledger.CsvError, match="line 2: unknown location 'paris'"):
-        ledger.parse_counts_csv("sku,location,on_hand\nA,paris,1\n", ["amsterdam"])
-    with pytest.raises(ledger.CsvError, match="not a whole number"):
-        ledger.parse_counts_csv("sku,location,on_hand\nA,amsterdam,x\n", ["amsterdam"])
+    with pytest.raises(CsvError, match=r"line 2, column 2 \(location\): unknown location 'paris'"):
+        import_csv(db, io.StringIO("sku,location,on_hand\nA,paris,1\n"), Stocker(CONFIG), batch="b2")
+    with pytest.raises(CsvError, match=r"line 2, column 3 \(on_hand\): 'x' is not a whole number"):
+        import_csv(db, io.StringIO("sku,location,on_hand\nA,amsterdam,x\n"), Stocker(CONFIG), batch="b3")

@@ -158,7 +158,7 @@ def test_readiness_compares_current_and_head_revisions(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     assert current_revision(engine) is None
     upgrade(sqlite_url)
-    assert current_revision(engine) == head_revision() == "0002_stock_levels_index"
+    assert current_revision(engine) == head_revision() == "0003_stock_inbound"
     engine.dispose()
 
 
