@@ -89,6 +89,11 @@ class Stocker:
                 if not order.cancelled:
                     self._allocate_new(book, order, new)
             elif outcome.stored and outcome.order_id is not None:
+                if new.orders:  # an event on a stored order may serve back-orders: the new ones must be visible
+                    new.write(session)
+                    new = _NewOrders()
+                    session.flush()
+                    session.expire_all()  # Core wrote those rows: reload them rather than trust the ORM's copies
                 self._react(book, outcome)
         new.write(session)
         book.flush()
@@ -110,7 +115,8 @@ class Stocker:
             return
         elif "kind" in changes or "pickup_location" in changes:
             why = f"kind/pickup changed: {changes.get('kind') or changes.get('pickup_location')}"
-            self.reallocate(book, row, why=why)
+            held_as = changes["kind"][0] if "kind" in changes else row.kind  # what the stock is held as now
+            self.reallocate(book, row, why=why, held_as=held_as)
         elif "lines" in changes:
             self.apply_edit(book, row, changes["lines"])
 
@@ -174,10 +180,14 @@ class Stocker:
         row.allocation = _allocation_record(taken.allocation)
         _timeline(book.session, row, "allocation", *_allocated_entry(taken, reason, event))
 
-    def release_order(self, book: StockBook, row: t.Order, *, why: str, serve: bool = True) -> None:
+    def release_order(
+        self, book: StockBook, row: t.Order, *, why: str, serve: bool = True, held_as: str | None = None
+    ) -> None:
         """Give back the stock of every fulfilment not yet shipped, and cancel those fulfilments.
 
         Waiting back-orders then take what was given back (`serve`; off when the order re-allocates at once).
+        `held_as` is the kind the stock was taken under when the row already carries a new one (a reservation's
+        units are reserved, not allocated, and go back as such).
         """
         live = [f for f in row.fulfilments if f.status in HOLDING]
         packed = [f.location for f in live if f.status == FulfilmentStatus.PACKED.value]
@@ -188,7 +198,7 @@ class Stocker:
             return
         event = self.next_event(row)
         parts = [_part(f) for f in live]
-        reserving = row.kind == OrderKind.RESERVATION.value
+        reserving = (held_as or row.kind) == OrderKind.RESERVATION.value
         book.apply((unreserve_movements if reserving else release_movements)(str(row.id), parts, event), row.id)
         for f in live:
             f.status = FulfilmentStatus.CANCELLED.value
@@ -204,11 +214,11 @@ class Stocker:
         if serve:
             self.serve_back_orders(book, _skus(parts), why=f"order {row.number} {why}")
 
-    def reallocate(self, book: StockBook, row: t.Order, *, why: str) -> None:
+    def reallocate(self, book: StockBook, row: t.Order, *, why: str, held_as: str | None = None) -> None:
         if any(f.status not in MOVABLE | {FulfilmentStatus.CANCELLED.value} for f in row.fulfilments):
             _conflict(book.session, row, f"{why}, but a fulfilment is already packed or shipped: not moved")
             return
-        self.release_order(book, row, why=why, serve=False)
+        self.release_order(book, row, why=why, serve=False, held_as=held_as)
         self.allocate_order(book, row, reason=why)
         self.serve_back_orders(book, _skus(_part(f) for f in row.fulfilments), why=f"order {row.number} re-allocated")
 
