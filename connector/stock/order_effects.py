@@ -92,8 +92,6 @@ class Stocker:
                 if new.orders:  # an event on a stored order may serve back-orders: the new ones must be visible
                     new.write(session)
                     new = _NewOrders()
-                    session.flush()
-                    session.expire_all()  # Core wrote those rows: reload them rather than trust the ORM's copies
                 self._react(book, outcome)
         new.write(session)
         book.flush()
@@ -432,8 +430,13 @@ class _NewOrders:
         self.timeline.append(_entry(order_id, "allocation", *entry))
 
     def write(self, session: Session) -> None:
+        """Write the rows; the ORM's copies of those orders (if it holds any) are expired, so later reads see them."""
         if not self.orders:
             return
+        for values in self.orders:
+            held = session.identity_map.get(identity_key(t.Order, values["b_id"]))
+            if held is not None:
+                session.expire(held)
         if self.fulfilments:  # none when nothing was in stock: everything back-ordered
             table = t.core(t.Fulfilment)
             returning = insert(table).returning(table.c.order_id, table.c.location, table.c.id)

@@ -266,8 +266,20 @@ def sqlite_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(page=pages())
 def test_random_pages_store_what_one_order_at_a_time_stores(sqlite_shop: Shop, page: list[Order]) -> None:
-    as_page = sqlite_shop.stored(sqlite_shop.as_page, page)
-    assert as_page == sqlite_shop.stored(sqlite_shop.one_by_one_on_rows, page), describe(page)
+    """The same end state: orders, their fulfilments and back-orders, and stock levels.
+
+    The history may differ in one case: a page ingests every order before stock reacts, so an order that waits for
+    stock and changes again later in the same page is served (or not) on its last version, where one order at a
+    time serves its first version and then edits it. The fixed page above compares the history too.
+    """
+    as_page = end_state(sqlite_shop.stored(sqlite_shop.as_page, page))
+    assert as_page == end_state(sqlite_shop.stored(sqlite_shop.one_by_one_on_rows, page)), describe(page)
+
+
+def end_state(snapshot: dict[str, Any]) -> dict[str, Any]:
+    history = {"allocation", "stock_event", "payload_hash"}
+    orders = {key: {k: v for k, v in o.items() if k not in history} for key, o in snapshot["orders"].items()}
+    return {"orders": orders, "levels": snapshot["levels"]}
 
 
 def describe(page: Sequence[Order]) -> str:
