@@ -6,7 +6,7 @@ The write side (upsert from ingest) lives with ingest; this module only knows th
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,15 +33,21 @@ from connector.storage import tables as t
 
 def to_model(row: t.Order) -> Order:
     """The stored order as the internal model."""
+    fulfilments = tuple(_fulfilment(f) for f in row.fulfilments)
+    return _order(row, row.store.name, row.store.platform, row.lines, fulfilments)
+
+
+def _order(row: Any, store: str, platform: str, lines: Iterable[Any], fulfilments: tuple[Fulfilment, ...]) -> Order:
+    """An `Order` from an `orders` row, ORM object or plain row alike (the same column names), and its parts."""
     cur = row.currency
 
-    def money(amount: object) -> Money:
-        return Money(amount, cur)  # type: ignore[arg-type]
+    def money(amount: Any) -> Money:
+        return Money(amount, cur)
 
     return Order(
         id=row.id,
-        store=row.store.name,
-        platform=Platform(row.store.platform),
+        store=store,
+        platform=Platform(platform),
         external_id=row.external_id,
         number=row.number,
         kind=OrderKind(row.kind),
@@ -63,10 +69,9 @@ def to_model(row: t.Order) -> Order:
         cancelled=row.cancelled,
         pickup_location=row.pickup_location,
         lines=tuple(
-            Line(ln.sku, ln.name, ln.quantity, money(ln.unit_price), money(ln.total), ln.external_id)
-            for ln in row.lines
+            Line(ln.sku, ln.name, ln.quantity, money(ln.unit_price), money(ln.total), ln.external_id) for ln in lines
         ),
-        fulfilments=tuple(_fulfilment(f) for f in row.fulfilments),
+        fulfilments=fulfilments,
     )
 
 
@@ -152,13 +157,13 @@ def _orders_from_rows(session: Session, rows: Sequence[Row[Any]]) -> Iterator[Or
         select(*line_columns, *prices).where(t.OrderLine.order_id.in_(ids)).order_by(t.OrderLine.position)
     ):
         lines[line.order_id].append(line)
-    parts: dict[int, list[Any]] = defaultdict(list)
+    parts_of: dict[int, list[Any]] = defaultdict(list)
     f = t.Fulfilment
     part_columns = (f.id, f.order_id, f.location, f.status, f.tracking_number, f.tracking_carrier, f.tracking_url)
     for part in session.execute(select(*part_columns, f.assigned_user).where(f.order_id.in_(ids)).order_by(f.id)):
-        parts[part.order_id].append(part)
+        parts_of[part.order_id].append(part)
     part_lines: dict[int, list[FulfilmentLine]] = defaultdict(list)
-    part_ids = [p.id for group in parts.values() for p in group]
+    part_ids = [p.id for group in parts_of.values() for p in group]
     if part_ids:
         columns = (t.FulfilmentLine.fulfilment_id, t.FulfilmentLine.sku, t.FulfilmentLine.quantity)
         for fl in session.execute(
@@ -166,37 +171,8 @@ def _orders_from_rows(session: Session, rows: Sequence[Row[Any]]) -> Iterator[Or
         ):
             part_lines[fl.fulfilment_id].append(FulfilmentLine(fl.sku, fl.quantity))
     for row in rows:
-        cur = row.currency
-        yield Order(
-            id=row.id,
-            store=row.name,
-            platform=Platform(row.platform),
-            external_id=row.external_id,
-            number=row.number,
-            kind=OrderKind(row.kind),
-            status=OrderStatus(row.status),
-            payment_status=PaymentStatus(row.payment_status),
-            platform_status=row.platform_status,
-            currency=cur,
-            subtotal=Money(row.subtotal, cur),
-            shipping_total=Money(row.shipping_total, cur),
-            tax_total=Money(row.tax_total, cur),
-            discount_total=Money(row.discount_total, cur),
-            total=Money(row.total, cur),
-            totals_difference=None if row.totals_difference is None else Money(row.totals_difference, cur),
-            created_at=row.platform_created_at,
-            updated_at=row.platform_updated_at,
-            customer=Customer(row.customer_name, row.customer_email, row.customer_phone),
-            shipping_address=Address(**row.shipping_address) if row.shipping_address else None,
-            note=row.note,
-            cancelled=row.cancelled,
-            pickup_location=row.pickup_location,
-            lines=tuple(
-                Line(ln.sku, ln.name, ln.quantity, Money(ln.unit_price, cur), Money(ln.total, cur), ln.external_id)
-                for ln in lines[row.id]
-            ),
-            fulfilments=tuple(_fulfilment_parts(part, tuple(part_lines[part.id])) for part in parts[row.id]),
-        )
+        parts = tuple(_fulfilment_parts(part, tuple(part_lines[part.id])) for part in parts_of[row.id])
+        yield _order(row, row.name, row.platform, lines[row.id], parts)
 
 
 def find_order_row(session: Session, ref: str) -> t.Order | None:
