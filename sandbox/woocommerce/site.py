@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
 from starlette.routing import Route
 
 from sandbox.woocommerce.api import (
@@ -281,6 +282,13 @@ def customer_document(n: int, root: str) -> dict[str, Any]:
     }
 
 
+def storefront(title: str, text: str) -> str:
+    return (
+        f'<!DOCTYPE html><html lang="nl-NL"><head><meta charset="UTF-8"><title>{title} &#8211; Sandbox Shop'
+        f"</title></head><body><main><h1>{title}</h1><p>{text}</p></main></body></html>"
+    )
+
+
 def wp_route(path: str) -> str:
     """A FastAPI path as WordPress names the route in its index: the resource's own id is `id`, a parent's keeps
     its name (`/orders/{order_id:int}/notes/{note_id:int}` → `/wc/v3/orders/(?P<order_id>[\\d]+)/notes/(?P<id>[\\d]+)`).
@@ -313,9 +321,13 @@ class WooSiteApi:
             (f"{V3}/system_status/tools/{{tool_id}}", self.run_tool, ["POST", "PUT", "PATCH"]),
             (f"{V3}/customers", self.list_customers, ["GET"]),
             (f"{V3}/customers/{{customer_id:int}}", self.get_customer, ["GET"]),
+            (f"{V3}/customers/{{customer_id:int}}/downloads", self.customer_downloads, ["GET"]),
         ]
         for path, endpoint, methods in routes:
             app.add_api_route(path, _guarded(endpoint), methods=methods, include_in_schema=False)
+        # The storefront pages the API's documents link to (`permalink`, `payment_url`): public, plain HTML.
+        app.add_api_route("/product/{slug}/", self.product_page, methods=["GET"], include_in_schema=False)
+        app.add_api_route("/checkout/order-pay/{order_id}/", self.pay_page, methods=["GET"], include_in_schema=False)
 
     # --- the indexes --------------------------------------------------------------------------------------
     def _routes(self) -> dict[str, dict[str, Any]]:
@@ -360,6 +372,25 @@ class WooSiteApi:
     def _root(self) -> str:
         return f"{self.sb.root_url}/wp-json/"
 
+    # --- storefront pages ---------------------------------------------------------------------------------
+    async def product_page(self, request: Request) -> Response:
+        slug = request.path_params["slug"]
+        with self.sb.lock:  # slugs as `product_document` writes them, for a product and its variation
+            shown = [n for item in self.sb.catalogue.values() for n in (item.name, f"{item.name} - M")]
+        names = {name.lower().replace(" ", "-"): name for name in shown}
+        if slug not in names:
+            return HTMLResponse(storefront("Page not found", "Nothing was found at this location."), 404)
+        return HTMLResponse(storefront(names[slug], "In stock"))
+
+    async def pay_page(self, request: Request) -> Response:
+        ident = request.path_params["order_id"]
+        order = self.sb.orders.get(int(ident)) if ident.isdigit() else None
+        if order is None or request.query_params.get("key") != order.doc.get("order_key"):
+            return HTMLResponse(
+                storefront("Pay for order", "Sorry, this order is invalid and cannot be paid for."), 403
+            )
+        return HTMLResponse(storefront("Pay for order", f"Order #{order.doc['number']}"))
+
     # --- system status ------------------------------------------------------------------------------------
     async def system_status(self, request: Request) -> Response:
         return WpResponse(system_status(self.sb.root_url))
@@ -395,8 +426,15 @@ class WooSiteApi:
         lq = ListQuery(page, per_page, None, False, "id", None, (), frozenset(), (None, None), (None, None))
         return paginated(docs[start : start + per_page], len(docs), lq, query, f"{self.sb.root_url}{V3}/customers")
 
-    async def get_customer(self, request: Request) -> Response:
+    def _customer(self, request: Request) -> int:
         n = int(request.path_params["customer_id"]) - 2
         if not 0 <= n < REGISTERED_CUSTOMERS:
             raise RestError("woocommerce_rest_invalid_id", "Invalid resource ID.", 404)
-        return WpResponse(customer_document(n, self.sb.root_url))
+        return n
+
+    async def get_customer(self, request: Request) -> Response:
+        return WpResponse(customer_document(self._customer(request), self.sb.root_url))
+
+    async def customer_downloads(self, request: Request) -> Response:
+        self._customer(request)
+        return WpResponse([])  # the sandbox's catalogue sells no downloadable products

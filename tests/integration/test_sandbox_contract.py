@@ -1,0 +1,186 @@
+"""The read surface contract: every documented read endpoint in scope, on each sandbox, against schema data.
+
+For each platform, the schema data kept in `tests/fixtures/` (derived from the official reference by
+`tests/fixtures/derive.py`) lists the documented GET paths and the shape of their 200 answer. This suite calls
+every one of them on a seeded sandbox, with ids the sandbox itself handed out, and checks the answer with
+`contract.Checker`: JSON types, nulls, enums, required keys, and keys the reference does not name. What the
+sandbox answers beyond an old reference (fields the platform added later) is listed per platform with the reason;
+what it does not serve yet is listed too, so either list changing is a visible decision, not drift.
+
+A crawler then follows every link the sandbox writes into its own JSON (WooCommerce `_links`, BigCommerce
+`resource` and `url` fields, Lightspeed `resource.url`, Shopify `admin_graphql_api_id` is not a URL) and expects
+each to answer 2xx.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from contract import Checker
+from samples import load_json
+from woocommerce import API
+
+from sandbox.runner import serve
+from sandbox.woocommerce.server import WooCommerceSandbox
+
+pytestmark = pytest.mark.xdist_group("sandbox_contract")
+
+# --- WooCommerce ------------------------------------------------------------------------------------------------
+WOO_SPEC = "wc-v3.compact.json"
+# Fields WooCommerce added after the reference pages were written (9.x answers them; the docs' examples predate).
+WOO_NEWER = {
+    "currency_symbol",
+    "payment_url",
+    "is_editable",
+    "needs_payment",
+    "needs_processing",
+    "image",
+    "parent_name",
+    "rate_percent",
+    "instance_id",
+    "phone",
+}
+# Where the reference's single example cannot show what WooCommerce answers: a variation without its own image
+# has `image: null` (`WC_REST_Product_Variations_Controller::get_image` returns null when no image is set).
+WOO_NULLABLE = {"$.image", "$[0].image", "$[1].image", "$[2].image"}
+WOO_NOT_SERVED = {
+    "/wp-json/wc/v3/orders/{id}/refunds",  # refunds are created by the returns work (issue 16); reads land with it
+    "/wp-json/wc/v3/orders/{id}/refunds/{refund_id}",
+}
+
+
+@pytest.fixture(scope="module")
+def woo() -> Iterator[tuple[WooCommerceSandbox, API]]:
+    with serve(WooCommerceSandbox(seed=7)) as sandbox:
+        httpx.post(f"{sandbox.root_url}/_sandbox/seed", json={"seed": 3, "orders": 3}).raise_for_status()
+        key = sandbox.describe()["credentials"]
+        api = API(
+            url=sandbox.root_url,
+            consumer_key=key["consumer_key"],
+            consumer_secret=key["consumer_secret"],
+            version="wc/v3",
+            query_string_auth=True,
+            timeout=30,
+        )
+        yield sandbox, api
+
+
+def woo_ids(api: API) -> dict[str, str]:
+    """Real ids for each documented path parameter, read from the sandbox itself."""
+    order = api.get("orders").json()[0]
+    note = api.post(f"orders/{order['id']}/notes", {"note": "Contract check"}).json()
+    variable = next(p for p in api.get("products", params={"per_page": 100}).json() if p["type"] == "variable")
+    return {"order": str(order["id"]), "note": str(note["id"]), "variable": str(variable["id"])} | {
+        "variation": str(variable["variations"][0]),
+        "customer": str(api.get("customers").json()[0]["id"]),
+    }
+
+
+def woo_request_path(path: str, ids: dict[str, str]) -> str:
+    tail = path.removeprefix("/wp-json/wc/v3").lstrip("/")
+    if tail.startswith("products/"):
+        tail = tail.replace("{product_id}", ids["variable"]).replace(
+            "variations/{id}", f"variations/{ids['variation']}"
+        )
+        return tail.replace("{id}", ids["variable"])
+    if tail.startswith("customers/"):
+        return tail.replace("{id}", ids["customer"])
+    if tail.startswith("system_status/tools/"):
+        return tail.replace("{id}", "clear_transients")
+    return tail.replace("{id}", ids["order"]).replace("{note_id}", ids["note"]).replace("{refund_id}", "1")
+
+
+def contract_problems(answer: Any, schema: dict[str, Any], schemas: dict[str, Any], newer: set[str]) -> list[str]:
+    found = Checker(schemas).problems(answer, schema, "$")
+    return [
+        p for p in found if not (p.endswith(": undeclared") and p.rsplit(".", 1)[-1][: -len(": undeclared")] in newer)
+    ]
+
+
+def test_woocommerce_serves_every_documented_read_in_the_documented_shape(woo: tuple[WooCommerceSandbox, API]) -> None:
+    _, api = woo
+    spec = load_json("woocommerce", WOO_SPEC)
+    ids = woo_ids(api)
+    problems: dict[str, list[str]] = {}
+    unserved = set()
+    for path, operations in spec["paths"].items():
+        answer = api.get(woo_request_path(path, ids))
+        if answer.status_code == 404 and answer.json().get("code") == "rest_no_route":
+            unserved.add(path)
+            continue
+        assert answer.status_code == 200, (path, answer.status_code, answer.text[:300])
+        found = contract_problems(answer.json(), operations["get"]["responses"]["200"], spec["schemas"], WOO_NEWER)
+        found = [p for p in found if p.split(":")[0] not in WOO_NULLABLE or not p.endswith(": null")]
+        if found:
+            problems[path] = found
+    assert problems == {}
+    assert unserved == WOO_NOT_SERVED
+
+
+def test_the_official_woocommerce_client_connects_as_it_would_to_a_real_store(
+    woo: tuple[WooCommerceSandbox, API],
+) -> None:
+    sandbox, api = woo
+    status = api.get("system_status").json()
+    assert status["environment"]["site_url"] == sandbox.root_url
+    assert status["settings"]["currency"] == "EUR"
+    tools = {tool["id"] for tool in api.get("system_status/tools").json()}
+    assert "clear_transients" in tools
+    run = api.put("system_status/tools/clear_transients", {"confirm": True}).json()
+    assert (run["success"], run["message"]) == (True, "Product transients cleared")
+    refused = api.get("system_status/tools/no_such_tool")
+    assert (refused.status_code, refused.json()["code"]) == (404, "woocommerce_rest_system_status_tool_invalid_id")
+    index = httpx.get(f"{sandbox.root_url}/wp-json/wc/v3")  # no credentials: the index is public
+    assert index.status_code == 200
+    assert "/wc/v3/orders/(?P<id>[\\d]+)" in index.json()["routes"]
+    assert "/wc/v3/orders/(?P<order_id>[\\d]+)/notes" in index.json()["routes"]
+
+
+# --- the crawler ------------------------------------------------------------------------------------------------
+URL = re.compile(r"^https?://")
+
+
+def links_in(value: Any, root: str) -> Iterator[str]:
+    """Every string in a JSON value that is a URL on the sandbox itself."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from links_in(item, root)
+    elif isinstance(value, list):
+        for item in value:
+            yield from links_in(item, root)
+    elif isinstance(value, str) and URL.match(value) and value.startswith(root):
+        yield value
+
+
+def crawl(start: list[str], get: Callable[[str], httpx.Response | Any], root: str, limit: int = 150) -> dict[str, int]:
+    """Breadth-first over the sandbox's own links from `start`; the status of every URL visited."""
+    seen: dict[str, int] = {}
+    queue = list(start)
+    while queue and len(seen) < limit:
+        url = queue.pop(0)
+        if url in seen:
+            continue
+        answer = get(url)
+        seen[url] = answer.status_code
+        if answer.status_code == 200 and "json" in answer.headers.get("content-type", ""):
+            queue += [link for link in links_in(answer.json(), root) if link not in seen]
+    return seen
+
+
+def test_every_link_in_the_woocommerce_sandboxs_json_resolves(woo: tuple[WooCommerceSandbox, API]) -> None:
+    sandbox, _ = woo
+    key = sandbox.describe()["credentials"]
+    auth = (key["consumer_key"], key["consumer_secret"])
+
+    def get(url: str) -> httpx.Response:
+        return httpx.get(url, auth=auth, timeout=30)
+
+    base = f"{sandbox.root_url}/wp-json/wc/v3"
+    start = [f"{base}/{tail}" for tail in ("orders", "products", "customers", "system_status/tools")]
+    visited = crawl(start, get, sandbox.root_url)
+    assert len(visited) > len(start)  # the answers do carry links
+    assert {url: status for url, status in visited.items() if status != 200} == {}
