@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request, Response
 
 from sandbox.woocommerce.api import V3, WooRestApi, unauthenticated, wp_error
 from sandbox.woocommerce.auth import BASIC_REALM, AuthError
-from sandbox.woocommerce.site import WooSiteApi
+from sandbox.woocommerce.site_api import WooSiteApi
 from sandbox.woocommerce.state import SERVER_ERROR, WooCommerceState
 
 
