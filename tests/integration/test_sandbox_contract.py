@@ -25,6 +25,7 @@ from samples import load_json
 from woocommerce import API
 
 from sandbox.bigcommerce.server import BigCommerceSandbox
+from sandbox.lightspeed.server import LightspeedSandbox
 from sandbox.runner import serve
 from sandbox.woocommerce.server import WooCommerceSandbox
 
@@ -277,3 +278,66 @@ def test_every_link_in_the_bigcommerce_sandboxs_json_resolves(
     visited = crawl(start, lambda url: client.get(url), sandbox.root_url)
     assert len(visited) > len(start)
     assert {url: status for url, status in visited.items() if status not in (200, 204)} == {}
+
+
+# --- Lightspeed eCom --------------------------------------------------------------------------------------------
+# Lightspeed publishes no schema (platforms.md §4); the shapes checked here are the live-validated ones of
+# NickTacke/lightspeed-client and the order webhook sample in tests/fixtures/lightspeed/.
+# Links the sandbox's documents carry whose targets it does not serve yet, by path pattern (ids as N).
+LIGHTSPEED_NOT_SERVED = {
+    "/products/N.json",
+    "/customers/N.json",
+    "/quotes/N.json",
+    "/shipments/N/products.json",
+    "/shop/company.json",
+    "/shop/limits.json",
+    "/taxes/N.json",
+    "/account/signout.json",  # an action (ends the API key's session), not a read: never served to a crawler
+}
+
+
+@pytest.fixture(scope="module")
+def lightspeed() -> Iterator[tuple[LightspeedSandbox, httpx.Client]]:
+    with serve(LightspeedSandbox(seed=7)) as sandbox:
+        control = f"{sandbox.root_url}/_sandbox"
+        httpx.post(f"{control}/seed", json={"seed": 3, "orders": 3}).raise_for_status()
+        httpx.post(f"{control}/rate_limit", json={"mode": "off"}).raise_for_status()  # the crawl is ~120 calls
+        key = sandbox.describe()["credentials"]
+        with httpx.Client(auth=(key["api_key"], key["api_secret"]), timeout=30) as client:
+            yield sandbox, client
+
+
+def test_lightspeed_account_events_and_metafields_answer_in_the_live_shapes(
+    lightspeed: tuple[LightspeedSandbox, httpx.Client],
+) -> None:
+    sandbox, client = lightspeed
+    base = sandbox.describe()["base_url"]
+    account = client.get(f"{base}/account.json").json()["account"]
+    assert account["apiKey"] == sandbox.describe()["credentials"]["api_key"]
+    assert account["appId"] is False
+    assert account["ratelimit"]["resource"]["link"] == f"{base}/account/ratelimit.json"
+    permissions = client.get(account["permissions"]["resource"]["link"]).json()["accountPermissions"]
+    assert set(permissions) == {"content", "products", "customers", "orders", "settings", "tracking"}
+    order = client.get(f"{base}/orders.json").json()["orders"][0]
+    events = client.get(order["events"]["resource"]["link"]).json()["ordersEvents"]
+    sample = load_json("lightspeed", "order-updated.json")["order"]["events"]["resource"]["embedded"][0]
+    assert [set(event) for event in events] == [set(sample)]
+    assert events[0]["order"]["resource"]["id"] == order["id"]
+    assert client.get(f"{base}/orders/events/count.json", params={"order": order["id"]}).json() == {"count": 1}
+    assert client.get(order["metafields"]["resource"]["link"]).json() == {"orderMetafields": []}
+    assert client.get(f"{base}/orders/999999/metafields.json").status_code == 404
+    refused = client.get(f"{base}/orders/events.json", params={"order": "x"})
+    assert refused.status_code == 400
+    assert "error" in refused.json()
+
+
+def test_every_link_in_the_lightspeed_sandboxs_json_resolves_but_the_listed_ones(
+    lightspeed: tuple[LightspeedSandbox, httpx.Client],
+) -> None:
+    sandbox, client = lightspeed
+    base = sandbox.describe()["base_url"]
+    start = [f"{base}/{tail}.json" for tail in ("orders", "shipments", "variants", "shop", "account")]
+    visited = crawl(start, client.get, sandbox.root_url, limit=400)
+    assert len(visited) > len(start)
+    broken = {re.sub(r"\d+", "N", url.removeprefix(base).split("?")[0]) for url, s in visited.items() if s != 200}
+    assert broken == LIGHTSPEED_NOT_SERVED
