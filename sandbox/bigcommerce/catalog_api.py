@@ -257,7 +257,10 @@ class CatalogApi:
             if not any(str(a["id"]) == address_id for a in order.addresses):
                 raise bad("The requested resource was not found.", 404)
             stamp = order.created.isoformat()
-        quote = {"id": address_id, "uuid": f"00000000-0000-4000-8000-{int(order_id):06d}{int(address_id):06d}"}
+        quote: dict[str, Any] = {
+            "id": address_id,
+            "uuid": f"00000000-0000-4000-8000-{int(order_id):06d}{int(address_id):06d}",
+        }
         quote |= {"timestamp": stamp, "shipping_provider_id": "flatrate", "shipping_provider_quote": []}
         quote |= {"provider_code": "flatrate", "carrier_code": "", "rate_code": "", "rate_id": "", "method_id": 1}
         return JSONResponse(quote)
