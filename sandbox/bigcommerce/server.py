@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sandbox.bigcommerce.catalog_api import mount_catalog
 from sandbox.bigcommerce.state import QUOTA, REASONS, WINDOW_S, BigCommerceState, api_version
 from sandbox.bigcommerce.v2_api import http_error, invalid_body, mount_v2
 from sandbox.bigcommerce.v3_api import mount_v3
@@ -18,6 +19,7 @@ class BigCommerceSandbox(BigCommerceState):
     """BigCommerce's API on top of the state: what a client sees."""
 
     def mount(self, app: FastAPI) -> None:
+        mount_catalog(app, self)
         mount_v2(app, self)
         mount_v3(app, self)
         app.add_exception_handler(StarletteHTTPException, http_error)

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, Response
 
 from sandbox.lightspeed import orders as native
 from sandbox.lightspeed.api import LightspeedApi, error_body
+from sandbox.lightspeed.resources_api import LightspeedResourcesApi
 from sandbox.lightspeed.state import MESSAGES, REQUEST, LightspeedState
 
 
@@ -16,6 +17,7 @@ class LightspeedSandbox(LightspeedState):
     """Lightspeed's API on top of the state: what a client sees."""
 
     def mount(self, app: FastAPI) -> None:
+        LightspeedResourcesApi(self).mount(app)  # ahead of LightspeedApi, whose last route answers the rest
         LightspeedApi(self).mount(app)
 
     def guard(self, request: Request) -> Response | None:

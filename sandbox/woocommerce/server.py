@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request, Response
 
-from sandbox.woocommerce.api import WooRestApi, unauthenticated, wp_error
+from sandbox.woocommerce.api import V3, WooRestApi, unauthenticated, wp_error
 from sandbox.woocommerce.auth import BASIC_REALM, AuthError
+from sandbox.woocommerce.site_api import WooSiteApi
 from sandbox.woocommerce.state import SERVER_ERROR, WooCommerceState
 
 
@@ -16,9 +17,12 @@ class WooCommerceSandbox(WooCommerceState):
     """WooCommerce's API on top of the state: what a client sees."""
 
     def mount(self, app: FastAPI) -> None:
+        WooSiteApi(self).mount(app)  # ahead of WooRestApi, whose last route answers every other path rest_no_route
         WooRestApi(self).mount(app)
 
     def guard(self, request: Request) -> Response | None:
+        if request.method == "GET" and request.url.path.rstrip("/") in (V3, "/wp-json"):
+            return None  # the indexes need no credentials ("Authentication is not required to access the API index")
         try:
             if self._authenticated(request):
                 return None

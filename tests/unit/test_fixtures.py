@@ -7,22 +7,13 @@ places where BigCommerce's own examples disagree with its own schema are listed,
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from contract import Checker
 from fixtures import derive
 from graphql import build_schema, parse, validate
 from samples import load_json
 
 ORDERS_V2 = "orders.v2.compact.json"
-JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "object": dict,
-    "array": list,
-    "string": str,
-    "boolean": bool,
-    "integer": int,
-    "number": (int, float),
-}
 # (fixture, path of the GET it answers): every Orders V2 example the tests use.
 EXAMPLES = [
     ("order.json", "/orders/{order_id}"),
@@ -46,53 +37,6 @@ KNOWN_DRIFT = {
     "orders.json": {"$[0].credit_card_type: undeclared", "$[0].custom_status: undeclared"},
     "order_statuses.json": {f"$[{n}].order: undeclared" for n in range(15)},
 }
-
-
-class Checker:
-    """Which parts of a JSON value a compact OpenAPI schema does not allow (type, nullable, enum, required,
-    undeclared keys), as `path: reason` strings."""
-
-    def __init__(self, schemas: dict[str, Any]) -> None:
-        self.schemas = schemas
-
-    def problems(self, value: Any, schema: dict[str, Any], at: str, strict: bool = True) -> list[str]:
-        if "$ref" in schema:
-            return self.problems(value, self.schemas[schema["$ref"]], at, strict)
-        if value is None:
-            return [] if schema.get("nullable") or not schema else [f"{at}: null"]
-        found = [p for part in schema.get("allOf", []) for p in self.problems(value, part, at, strict=False)]
-        for key in ("oneOf", "anyOf"):
-            if key in schema and all(self.problems(value, option, at) for option in schema[key]):
-                found.append(f"{at}: matches no {key} option")
-        kind = schema.get("type")
-        a_bool_for_a_number = kind in ("integer", "number") and isinstance(value, bool)
-        if kind is not None and (not isinstance(value, JSON_TYPES[kind]) or a_bool_for_a_number):
-            return [*found, f"{at}: {type(value).__name__} where the schema has {kind}"]
-        if "enum" in schema and value not in schema["enum"]:
-            found.append(f"{at}: {value!r} is not one of {schema['enum']}")
-        if isinstance(value, dict):
-            found += self._object(value, schema, at, strict)
-        if isinstance(value, list) and "items" in schema:
-            found += [p for n, item in enumerate(value) for p in self.problems(item, schema["items"], f"{at}[{n}]")]
-        return found
-
-    def _object(self, value: dict[str, Any], schema: dict[str, Any], at: str, strict: bool) -> list[str]:
-        declared = self.declared(schema)
-        found = [f"{at}.{key}: undeclared" for key in value if strict and declared is not None and key not in declared]
-        found += [f"{at}.{key}: required, missing" for key in schema.get("required", []) if key not in value]
-        own = schema.get("properties", {})
-        return found + [p for key in value if key in own for p in self.problems(value[key], own[key], f"{at}.{key}")]
-
-    def declared(self, schema: dict[str, Any]) -> set[str] | None:
-        """Every property a schema names, through `$ref` and `allOf`; None when it names none (anything goes)."""
-        if "$ref" in schema:
-            return self.declared(self.schemas[schema["$ref"]])
-        names = set(schema["properties"]) if "properties" in schema else None
-        for part in schema.get("allOf", []):
-            more = self.declared(part)
-            if more is not None:
-                names = (names or set()) | more
-        return names
 
 
 @pytest.mark.parametrize(("name", "path"), EXAMPLES)
